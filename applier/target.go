@@ -1,0 +1,59 @@
+package applier
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// TargetOptions say how to reach the target server.
+type TargetOptions struct {
+	Addr     string // host:port
+	User     string
+	Password string
+	// TLS, when set, is required: a server without TLS is refused.
+	TLS            *tls.Config
+	ConnectTimeout time.Duration // default 10s
+}
+
+// Dial opens a target connection set up for applying: CLIENT_FOUND_ROWS (an
+// UPDATE's affected rows are the rows it matched), multi-statements, READ
+// COMMITTED, autocommit on, and the row-event session.
+func Dial(ctx context.Context, o TargetOptions) (*client.Conn, error) {
+	timeout := o.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	opts := []client.Option{func(c *client.Conn) error {
+		for _, cp := range []uint32{mysql.CLIENT_FOUND_ROWS, mysql.CLIENT_MULTI_STATEMENTS, mysql.CLIENT_MULTI_RESULTS} {
+			if err := c.SetCapability(cp); err != nil {
+				return err
+			}
+		}
+		if o.TLS != nil {
+			c.SetTLSConfig(o.TLS)
+		}
+		return nil
+	}}
+	c, err := client.ConnectWithContext(ctx, o.Addr, o.User, o.Password, "", timeout, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to target %s as %s: %w", o.Addr, o.User, err)
+	}
+	// With a TLS config go-mysql refuses a server that does not offer TLS
+	// ("the MySQL Server does not support TLS required by the client"): no plaintext fallback.
+	for _, q := range []string{
+		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+		"SET @@session.autocommit=1",
+		rowSessionSQL,
+	} {
+		if _, err := c.Execute(q); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("set up target session (%s): %w", q, err)
+		}
+	}
+	return c, nil
+}

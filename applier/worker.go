@@ -1,0 +1,465 @@
+package applier
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/mtreplica/mtreplica/applier/rowsql"
+	"github.com/mtreplica/mtreplica/coordinator"
+	"github.com/mtreplica/mtreplica/internal/tableschema"
+)
+
+// Options configure a Worker.
+type Options struct {
+	Target   TargetOptions
+	Progress Progress
+	// MaxRetries bounds how often one transaction is retried after transient
+	// errors (deadlock, lock wait timeout, lost connection). Default 10.
+	MaxRetries int
+	// MaxPacketBytes: statements are sent in packets of at most about this size. Default 4 MiB.
+	MaxPacketBytes int
+	// PruneEvery: every this many transactions, the worker raises the low-water
+	// mark to the transaction it commits and deletes the progress rows below it.
+	// Valid only when transactions commit in source order (serial or
+	// preserve-commit-order). Default 1000.
+	PruneEvery int
+	// Idempotent turns divergence (missing rows, duplicate keys) into no-ops.
+	Idempotent bool
+	// Pending are 'ddl-pending' progress rows found at start (Executed.Pending).
+	Pending map[string]bool
+	// Name identifies the worker in logs and errors.
+	Name   string
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 10
+	}
+	if o.MaxPacketBytes <= 0 {
+		o.MaxPacketBytes = 4 << 20
+	}
+	if o.PruneEvery <= 0 {
+		o.PruneEvery = 1000
+	}
+	if o.Progress.Schema == "" {
+		o.Progress.Schema = "mtreplica"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Worker applies transactions on its own target connection. Not safe for
+// concurrent use: one goroutine drives it.
+type Worker struct {
+	opts    Options
+	conn    *client.Conn
+	gen     *rowsql.Generator
+	schemas *tableschema.Cache
+	applied int
+
+	// the packet being built
+	buf    strings.Builder
+	expect []expectation
+	stmts  []rowsql.Statement
+	// session state on the target connection
+	rowSession bool
+}
+
+type expectation struct {
+	stmt *rowsql.Statement // nil for control statements
+	sql  string            // for errors (control statements)
+	kind string
+}
+
+var _ coordinator.Worker = (*Worker)(nil)
+
+// NewWorker returns a worker; it connects on first use.
+func NewWorker(opts Options) *Worker {
+	opts.setDefaults()
+	return &Worker{
+		opts:    opts,
+		gen:     rowsql.NewGenerator(rowsql.Options{Idempotent: opts.Idempotent}),
+		schemas: tableschema.NewCache(),
+	}
+}
+
+// Close closes the target connection.
+func (w *Worker) Close() error {
+	if w.conn == nil {
+		return nil
+	}
+	err := w.conn.Close()
+	w.conn = nil
+	return err
+}
+
+func (w *Worker) connect(ctx context.Context) error {
+	if w.conn != nil {
+		return nil
+	}
+	c, err := Dial(ctx, w.opts.Target)
+	if err != nil {
+		return err
+	}
+	w.conn = c
+	w.rowSession = true
+	return nil
+}
+
+// Apply applies t and records it, retrying transient failures.
+func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn) error {
+	var err error
+	for attempt := 0; ; attempt++ {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		if err = w.connect(ctx); err == nil {
+			stop := context.AfterFunc(ctx, func() { w.conn.Close() })
+			err = w.applyOnce(t)
+			if !stop() {
+				w.conn = nil // closed by cancellation
+				if err == nil {
+					return nil
+				}
+				return ctx.Err()
+			}
+		}
+		if err == nil {
+			w.applied++
+			return nil
+		}
+		if !isTransient(err) {
+			return err
+		}
+		if isConnError(err) && w.conn != nil {
+			w.conn.Close()
+			w.conn = nil
+		}
+		if attempt >= w.opts.MaxRetries {
+			return fmt.Errorf("%s: %w after %d attempts: %w", t.ID(), ErrRetriesExhausted, attempt+1, err)
+		}
+		w.opts.Logger.Warn("retrying transaction", "worker", w.opts.Name, "txn", t.ID(), "attempt", attempt+1, "err", err)
+		backoff := time.Duration(1<<min(attempt, 6)) * 50 * time.Millisecond
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// A lost connection may have lost the COMMIT's answer, not the commit.
+		if isConnError(err) {
+			if err := w.connect(ctx); err == nil {
+				if done, err := w.recorded(t); err == nil && done {
+					w.applied++
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// recorded reports whether t's progress row is on the target (state applied).
+func (w *Worker) recorded(t *coordinator.Txn) (bool, error) {
+	stream, seq := t.ProgressKey()
+	p := w.opts.Progress
+	r, err := w.conn.Execute("SELECT 1 FROM "+p.table("applied_transactions")+" WHERE channel=? AND stream=? AND seq=? AND state='applied' "+
+		"UNION ALL SELECT 1 FROM "+p.table("low_water")+" WHERE channel=? AND stream=? AND seq>=?",
+		p.Channel, stream, seq, p.Channel, stream, seq)
+	if err != nil {
+		return false, err
+	}
+	return len(r.Values) > 0, nil
+}
+
+func (w *Worker) applyOnce(t *coordinator.Txn) error {
+	if t.Statement {
+		return w.applyStatement(t)
+	}
+	w.reset()
+	w.add("BEGIN", "control")
+	for _, ev := range t.Events {
+		if err := w.addEvent(t, ev); err != nil {
+			w.rollback()
+			return err
+		}
+		if w.buf.Len() >= w.opts.MaxPacketBytes {
+			if err := w.flush(t); err != nil {
+				return err
+			}
+		}
+	}
+	stream, seq := t.ProgressKey()
+	w.sep()
+	w.opts.Progress.appendRecord(&w.buf, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos, "applied")
+	w.expect = append(w.expect, expectation{kind: "progress", sql: "record progress"})
+	if (w.applied+1)%w.opts.PruneEvery == 0 {
+		w.sep()
+		w.opts.Progress.appendPrune(&w.buf, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos)
+		w.expect = append(w.expect, expectation{kind: "control", sql: "raise low-water mark"}, expectation{kind: "control", sql: "prune progress"})
+	}
+	w.add("COMMIT", "control")
+	return w.flush(t)
+}
+
+func (w *Worker) addEvent(t *coordinator.Txn, ev *replication.BinlogEvent) error {
+	switch e := ev.Event.(type) {
+	case *replication.RowsEvent:
+		return w.addRows(t, ev.Header, e)
+	case *replication.QueryEvent:
+		q := bytes.TrimSpace(e.Query)
+		if bytes.EqualFold(q, []byte("BEGIN")) || bytes.EqualFold(q, []byte("COMMIT")) {
+			return nil
+		}
+		// A statement inside a row transaction (SAVEPOINT, or statement DML in MIXED).
+		w.useSession(e)
+		w.add(string(e.Query), "statement")
+		w.rowSession = false
+		return nil
+	case *replication.IntVarEvent:
+		switch e.Type {
+		case replication.INSERT_ID:
+			w.add(fmt.Sprintf("SET INSERT_ID=%d", e.Value), "control")
+		case replication.LAST_INSERT_ID:
+			w.add(fmt.Sprintf("SET LAST_INSERT_ID=%d", e.Value), "control")
+		}
+		return nil
+	case *replication.TableMapEvent, *replication.XIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent,
+		*replication.MariadbGTIDEvent, *replication.MariadbAnnotateRowsEvent, *replication.RowsQueryEvent:
+		return nil
+	}
+	return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: ev.Header.LogPos,
+		Statement: ev.Header.EventType.String(),
+		Err:       fmt.Errorf("event type %s is not supported yet; the source must use binlog_format=ROW", ev.Header.EventType)}
+}
+
+func (w *Worker) addRows(t *coordinator.Txn, h *replication.EventHeader, e *replication.RowsEvent) error {
+	if e.Table == nil {
+		return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: h.LogPos, Statement: h.EventType.String(),
+			Err: errors.New("rows event without its table map")}
+	}
+	schema, table := string(e.Table.Schema), string(e.Table.Table)
+	if !w.rowSession {
+		w.add(rowSessionSQL, "control")
+		w.rowSession = true
+	}
+	tbl, err := w.schemas.Get(w.conn, schema, table)
+	if err != nil {
+		return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: h.LogPos,
+			Statement: fmt.Sprintf("read definition of `%s`.`%s` from the target", schema, table), Err: err}
+	}
+	noFK := e.Flags&replication.NO_FOREIGN_KEY_CHECKS_F != 0
+	if noFK {
+		w.add("SET @@session.foreign_key_checks=0", "control")
+	}
+	first := len(w.stmts)
+	w.stmts, err = w.gen.Append(w.stmts, h.EventType, e, tbl)
+	if err != nil {
+		return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: h.LogPos,
+			Statement: fmt.Sprintf("%s on `%s`.`%s`", h.EventType, schema, table), Err: err}
+	}
+	for i := first; i < len(w.stmts); i++ {
+		w.sep()
+		w.buf.WriteString(w.stmts[i].SQL)
+		w.expect = append(w.expect, expectation{stmt: &w.stmts[i], kind: "rows"})
+	}
+	if noFK {
+		w.add("SET @@session.foreign_key_checks=1", "control")
+	}
+	return nil
+}
+
+func (w *Worker) useSession(e *replication.QueryEvent) {
+	if len(e.Schema) > 0 {
+		w.add("USE "+quoteIdent(string(e.Schema)), "control")
+	}
+	if s, err := ParseStatusVars(e.StatusVars); err == nil || s.HaveSQLMode {
+		w.add(s.sessionSQL(), "control")
+	}
+}
+
+func (w *Worker) reset() {
+	w.buf.Reset()
+	w.expect = w.expect[:0]
+	w.stmts = w.stmts[:0]
+}
+
+func (w *Worker) sep() {
+	if w.buf.Len() > 0 {
+		w.buf.WriteByte(';')
+	}
+}
+
+func (w *Worker) add(sql, kind string) {
+	w.sep()
+	w.buf.WriteString(sql)
+	w.expect = append(w.expect, expectation{sql: sql, kind: kind})
+}
+
+func (w *Worker) rollback() {
+	w.reset()
+	if w.conn != nil {
+		if _, err := w.conn.Execute("ROLLBACK"); err != nil {
+			w.conn.Close()
+			w.conn = nil
+		}
+	}
+	w.rowSession = false // a failed packet may have left any session state
+}
+
+// flush sends the packet built so far and checks every statement's result.
+func (w *Worker) flush(t *coordinator.Txn) error {
+	if w.buf.Len() == 0 {
+		return nil
+	}
+	i := 0
+	var failure error
+	_, err := w.conn.ExecuteMultiple(w.buf.String(), func(r *mysql.Result, err error) {
+		if i >= len(w.expect) {
+			i++
+			return
+		}
+		x := w.expect[i]
+		i++
+		if failure != nil {
+			return
+		}
+		if err != nil {
+			failure = w.statementError(t, x, err)
+			return
+		}
+		if x.stmt != nil && x.stmt.Expect >= 0 && r != nil && int64(r.AffectedRows) != x.stmt.Expect {
+			failure = w.divergence(t, x.stmt, int64(r.AffectedRows), nil)
+		}
+		if r != nil {
+			r.Close()
+		}
+	})
+	if err == nil && failure == nil && i != len(w.expect) {
+		failure = fmt.Errorf("target answered %d results for %d statements", i, len(w.expect))
+	}
+	if err != nil || failure != nil {
+		w.rollback()
+		if err != nil {
+			return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: t.Info.EndPos, Statement: "send transaction", Err: err}
+		}
+		return failure
+	}
+	w.reset()
+	return nil
+}
+
+func (w *Worker) statementError(t *coordinator.Txn, x expectation, err error) error {
+	code := serverCode(err)
+	if x.stmt != nil && code == erDupEntry {
+		return w.divergence(t, x.stmt, 0, err)
+	}
+	if x.kind == "progress" && code == erDupEntry {
+		return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: t.Info.EndPos, Statement: "record progress",
+			Err: fmt.Errorf("the target already records this transaction as applied; refusing to apply it twice: %w", err)}
+	}
+	sql := x.sql
+	if x.stmt != nil {
+		sql = x.stmt.SQL
+	}
+	return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: t.Info.EndPos, Statement: shorten(sql), Err: err}
+}
+
+func (w *Worker) divergence(t *coordinator.Txn, s *rowsql.Statement, affected int64, serr error) error {
+	op := map[rowsql.Kind]string{rowsql.Insert: "INSERT", rowsql.Update: "UPDATE", rowsql.Delete: "DELETE"}[s.Kind]
+	return &DivergenceError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: t.Info.EndPos,
+		Schema: s.Schema, Table: s.Table, Key: s.Key, Op: op, Expected: s.Expect, Affected: affected, ServerError: serr}
+}
+
+// applyStatement applies a transaction that is one implicitly committing
+// statement (DDL): see "Statements that commit implicitly" in the package doc.
+func (w *Worker) applyStatement(t *coordinator.Txn) error {
+	stream, seq := t.ProgressKey()
+	key := PendingKey(stream, seq)
+	p := w.opts.Progress
+	pending := w.opts.Pending[key]
+	if !pending {
+		var b strings.Builder
+		p.appendRecord(&b, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos, "ddl-pending")
+		if _, err := w.conn.Execute(b.String()); err != nil {
+			return w.statementError(t, expectation{kind: "progress", sql: "record pending statement"}, err)
+		}
+		if w.opts.Pending == nil {
+			w.opts.Pending = map[string]bool{}
+		}
+		w.opts.Pending[key] = true
+	}
+	var stmt string
+	w.rowSession = false
+	for _, ev := range t.Events {
+		switch e := ev.Event.(type) {
+		case *replication.QueryEvent:
+			stmt = string(e.Query)
+			if len(e.Schema) > 0 {
+				if _, err := w.conn.Execute("USE " + quoteIdent(string(e.Schema))); err != nil {
+					// CREATE/DROP DATABASE name their own schema as the default
+					// one (for replicate-do-db), and it may not exist yet (or any
+					// more): run them from the progress schema instead.
+					if serverCode(err) != erBadDB {
+						return w.statementError(t, expectation{sql: "USE " + string(e.Schema)}, err)
+					}
+					if _, err := w.conn.Execute("USE " + quoteIdent(p.Schema)); err != nil {
+						return w.statementError(t, expectation{sql: "USE " + p.Schema}, err)
+					}
+				}
+			}
+			s, perr := ParseStatusVars(e.StatusVars)
+			if perr == nil || s.HaveSQLMode {
+				if _, err := w.conn.Execute(s.sessionSQL()); err != nil {
+					return w.statementError(t, expectation{sql: s.sessionSQL()}, err)
+				}
+			}
+			if _, err := w.conn.Execute(stmt); err != nil {
+				if !(pending && ddlAlreadyApplied(err)) {
+					return w.statementError(t, expectation{sql: stmt}, err)
+				}
+				w.opts.Logger.Info("statement already applied before a restart", "txn", t.ID(), "err", err)
+			}
+		case *replication.IntVarEvent:
+			q := fmt.Sprintf("SET INSERT_ID=%d", e.Value)
+			if e.Type == replication.LAST_INSERT_ID {
+				q = fmt.Sprintf("SET LAST_INSERT_ID=%d", e.Value)
+			}
+			if _, err := w.conn.Execute(q); err != nil {
+				return w.statementError(t, expectation{sql: q}, err)
+			}
+		case *replication.GTIDEvent, *replication.GtidTaggedLogEvent, *replication.MariadbGTIDEvent,
+			*replication.MariadbAnnotateRowsEvent, *replication.RowsQueryEvent:
+		default:
+			return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: ev.Header.LogPos, Statement: ev.Header.EventType.String(),
+				Err: fmt.Errorf("event type %s in a standalone statement is not supported yet", ev.Header.EventType)}
+		}
+	}
+	w.schemas.InvalidateAll()
+	if _, err := w.conn.Execute("UPDATE "+p.table("applied_transactions")+" SET state='applied' WHERE channel=? AND stream=? AND seq=?",
+		p.Channel, stream, seq); err != nil {
+		return w.statementError(t, expectation{sql: "mark statement applied"}, err)
+	}
+	delete(w.opts.Pending, key)
+	if _, err := w.conn.Execute(rowSessionSQL); err != nil {
+		return w.statementError(t, expectation{sql: rowSessionSQL}, err)
+	}
+	w.rowSession = true
+	return nil
+}
+
+func shorten(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}

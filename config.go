@@ -1,0 +1,111 @@
+package mtreplica
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mtreplica/mtreplica/applier"
+	"github.com/mtreplica/mtreplica/internal/gtid"
+	"github.com/mtreplica/mtreplica/relaylog"
+)
+
+// SourceConfig says how to reach the source (CHANGE REPLICATION SOURCE TO).
+type SourceConfig struct {
+	Flavor          gtid.Flavor // default MariaDB
+	Host            string      // SOURCE_HOST
+	Port            uint16      // SOURCE_PORT, default 3306
+	User            string      // SOURCE_USER: needs REPLICATION SLAVE and REPLICATION CLIENT
+	Password        string      // SOURCE_PASSWORD (never logged or shown)
+	TLS             *tls.Config // SOURCE_SSL: when set, required
+	ServerID        uint32      // our server_id on the source; 0 = random
+	HeartbeatPeriod time.Duration
+	ConnectRetry    time.Duration
+	// AllowStatementFormat accepts STATEMENT/MIXED sources (statement events are applied as they come).
+	AllowStatementFormat bool
+}
+
+// Config configures a Replica.
+type Config struct {
+	Source SourceConfig
+	Target applier.TargetOptions
+	// RelayDir holds the relay log.
+	RelayDir string
+	// RelaySegmentSize: rotate relay log segments past this size (default 256 MiB).
+	RelaySegmentSize int64
+	// RelaySync: the relay log's fsync policy (default: group fsync every 50 ms).
+	RelaySync relaylog.SyncPolicy
+	// Channel names this replication stream in the progress table ("" default).
+	Channel string
+	// ProgressSchema holds the progress tables on the target (default "mtreplica").
+	ProgressSchema string
+	// StartGTID (a GTID set) or StartFile/StartPos: where to start when the
+	// target has no progress for this channel yet. Everything before it is taken
+	// as already present on the target. Empty: from the source's first binlog.
+	StartGTID string
+	StartFile string
+	StartPos  uint32
+	// Workers applying transactions (this build: 1).
+	Workers int
+	// QueueBytes bounds transactions read but not yet applied (default 64 MiB).
+	QueueBytes int64
+	// NoReceiver runs only the applier, on what the relay log holds (START
+	// REPLICA SQL_THREAD); NoApplier runs only the receiver (START REPLICA IO_THREAD).
+	NoReceiver bool
+	NoApplier  bool
+	// Idempotent ignores missing rows and duplicate keys instead of stopping.
+	Idempotent bool
+	// Logger (nil discards) and Registerer (nil: no metrics registered).
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.Source.Flavor == 0 {
+		c.Source.Flavor = gtid.MariaDB
+	}
+	if c.Source.Port == 0 {
+		c.Source.Port = 3306
+	}
+	if c.Workers == 0 {
+		c.Workers = 1
+	}
+	if c.ProgressSchema == "" {
+		c.ProgressSchema = "mtreplica"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Source.Host == "" {
+		errs = append(errs, errors.New("source host is empty: set SOURCE_HOST (--source)"))
+	}
+	if c.Target.Addr == "" {
+		errs = append(errs, errors.New("target address is empty: set --target"))
+	}
+	if c.RelayDir == "" {
+		errs = append(errs, errors.New("relay log directory is empty: set --relay-dir"))
+	}
+	if c.Workers != 1 {
+		errs = append(errs, fmt.Errorf("workers = %d: this build applies serially; set workers to 1", c.Workers))
+	}
+	if c.NoReceiver && c.NoApplier {
+		errs = append(errs, errors.New("both the receiver and the applier are disabled: nothing to run"))
+	}
+	if c.StartGTID != "" && c.StartFile != "" {
+		errs = append(errs, errors.New("give either a start GTID set or a start file/position, not both"))
+	}
+	if c.StartGTID != "" {
+		if _, err := gtid.ParseSet(c.Source.Flavor, c.StartGTID); err != nil {
+			errs = append(errs, fmt.Errorf("start GTID set: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,29 @@
+package coordinator
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	read, applied, skipped prometheus.Counter
+	applySeconds           prometheus.Histogram
+	lagSeconds             prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		read: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mtreplica", Subsystem: "applier",
+			Name: "transactions_read_total", Help: "Transactions assembled from the relay log."}),
+		applied: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mtreplica", Subsystem: "applier",
+			Name: "transactions_applied_total", Help: "Transactions committed on the target."}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mtreplica", Subsystem: "applier",
+			Name: "transactions_skipped_total", Help: "Transactions skipped because the target already holds them."}),
+		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "mtreplica", Subsystem: "applier",
+			Name: "transaction_apply_seconds", Help: "Time to apply and commit one transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
+		lagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "mtreplica", Subsystem: "applier",
+			Name: "lag_seconds", Help: "Seconds between the source commit and the target commit of the last applied transaction."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.read, m.applied, m.skipped, m.applySeconds, m.lagSeconds)
+	}
+	return m
+}

@@ -1,0 +1,150 @@
+package coordinator
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/mtreplica/mtreplica/internal/binlogfmt"
+	"github.com/mtreplica/mtreplica/relaylog"
+)
+
+// Txn is one source transaction, as read from the relay log.
+type Txn struct {
+	// Seq numbers transactions in the order this coordinator read them (from 1).
+	Seq uint64
+	// Info is what the framer learned: GTID, logical clock or commit id, source positions.
+	Info binlogfmt.TxnInfo
+	// Events are the transaction's decoded events, GTID event included.
+	Events []*replication.BinlogEvent
+	// Start is the relay position of the first event; Next the one after the last.
+	Start, Next relaylog.Position
+	// Bytes is the raw size of the transaction's events.
+	Bytes int64
+	// Statement is set when the transaction is one statement without BEGIN
+	// (DDL, or a non-transactional statement): it commits implicitly on the target.
+	Statement bool
+}
+
+// ProgressKey returns the key under which the transaction is recorded on the
+// target: the GTID's stream and sequence number, or for anonymous transactions
+// the stream "file" and a number ordering source positions (file number << 32 | end position).
+func (t *Txn) ProgressKey() (stream string, seq uint64) {
+	if !t.Info.GTID.IsZero() {
+		return t.Info.GTID.Stream, t.Info.GTID.Seq
+	}
+	return AnonymousStream, AnonymousSeq(t.Info.SourceFile, t.Info.EndPos)
+}
+
+// AnonymousStream is the progress stream of transactions without a GTID.
+const AnonymousStream = "file"
+
+// AnonymousSeq orders anonymous transactions by source file number and end position.
+func AnonymousSeq(file string, endPos uint32) uint64 {
+	n := uint64(0)
+	if i := strings.LastIndexByte(file, '.'); i >= 0 {
+		if v, err := strconv.ParseUint(file[i+1:], 10, 32); err == nil {
+			n = v
+		}
+	}
+	return n<<32 | uint64(endPos)
+}
+
+// ID names the transaction for logs and errors: its GTID, or source file:position.
+func (t *Txn) ID() string {
+	if !t.Info.GTID.IsZero() {
+		return t.Info.GTID.String()
+	}
+	return fmt.Sprintf("%s:%d", t.Info.SourceFile, t.Info.StartPos)
+}
+
+// CommitTime returns the source commit time used for lag: the original commit
+// timestamp when the source gives one, else the first event's timestamp.
+func (t *Txn) CommitTime() time.Time {
+	if !t.Info.OriginalCommit.IsZero() {
+		return t.Info.OriginalCommit
+	}
+	return time.Unix(int64(t.Info.Timestamp), 0)
+}
+
+// Assembler groups raw relay log events into transactions. It is a pure state
+// machine, not safe for concurrent use.
+type Assembler struct {
+	framer binlogfmt.Framer
+	parser *replication.BinlogParser
+	cur    *Txn
+	seq    uint64
+}
+
+// NewAssembler returns an assembler whose decoder renders values the way the
+// applier expects (decimals as decimal.Decimal, temporal values as strings in UTC).
+func NewAssembler() *Assembler {
+	p := replication.NewBinlogParser()
+	p.SetUseDecimal(true)
+	p.SetParseTime(false)
+	p.SetTimestampStringLocation(time.UTC)
+	p.SetVerifyChecksum(false) // the relay log reader has verified it
+	p.SetRawMode(false)
+	return &Assembler{parser: p}
+}
+
+// Framer exposes the framer's state (source file and position, format).
+func (a *Assembler) Framer() *binlogfmt.Framer { return &a.framer }
+
+// InTxn reports whether a transaction is partly assembled.
+func (a *Assembler) InTxn() bool { return a.cur != nil }
+
+// Add feeds one event. It returns the transaction when ev ends one.
+func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
+	fr, err := a.framer.Next(ev.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("frame event at %s: %w", ev.Pos, err)
+	}
+	if fr.Header.Type == replication.FORMAT_DESCRIPTION_EVENT {
+		if fd := a.framer.FormatDescription(); fd != nil && fd.MariaDB() {
+			a.parser.SetFlavor("mariadb")
+		} else {
+			a.parser.SetFlavor("mysql")
+		}
+	}
+	if fr.Abandoned && a.cur != nil {
+		a.cur = nil // never committed on the source
+	}
+	decoded, err := a.decode(ev.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s at %s (source %s:%d): %w", fr.Header.Type, ev.Pos, a.framer.SourceFile(), fr.Header.LogPos, err)
+	}
+	if fr.Meta {
+		return nil, nil
+	}
+	if fr.Start {
+		a.seq++
+		a.cur = &Txn{Seq: a.seq, Start: ev.Pos}
+	}
+	if a.cur == nil {
+		return nil, fmt.Errorf("event %s at %s outside any transaction", fr.Header.Type, ev.Pos)
+	}
+	a.cur.Events = append(a.cur.Events, decoded)
+	a.cur.Bytes += int64(len(ev.Raw))
+	if !fr.End {
+		return nil, nil
+	}
+	t := a.cur
+	a.cur = nil
+	t.Next = ev.Next
+	t.Info = a.framer.Txn()
+	t.Statement = t.Info.Statement
+	return t, nil
+}
+
+func (a *Assembler) decode(raw []byte) (e *replication.BinlogEvent, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, err = nil, fmt.Errorf("malformed event: %v", r)
+		}
+	}()
+	return a.parser.Parse(raw)
+}
