@@ -217,30 +217,32 @@ func (r *Replica) loadProgress(ctx context.Context, progress applier.Progress) (
 // last complete transaction and after everything the target holds.
 func (r *Replica) startPosition(st relaylog.State, executed *gtid.Set, ex *applier.Executed, useGTID bool) (replica.StartPosition, error) {
 	if useGTID {
-		set := executed.Clone()
+		union := executed.Clone()
 		if st.Retrieved != nil {
-			set.Union(st.Retrieved)
+			union.Union(st.Retrieved)
 		}
-		// A GTID set with holes below the relay log's content is fine: the
-		// applier skips what the target holds.
-		delete := []string{}
-		for _, s := range set.Streams() {
+		set := gtid.NewSet(union.Flavor)
+		for _, s := range union.Streams() {
 			if s == coordinator.AnonymousStream {
-				delete = append(delete, s)
+				continue
 			}
-		}
-		if len(delete) > 0 {
-			clean := gtid.NewSet(set.Flavor)
-			for _, s := range set.Streams() {
-				if s == coordinator.AnonymousStream {
-					continue
-				}
-				for _, iv := range set.Intervals(s) {
-					clean.AddInterval(s, iv)
-				}
-				clean.SetServerID(s, set.ServerID(s))
+			ivs := union.Intervals(s)
+			if union.Flavor == gtid.MariaDB {
+				// A MariaDB position is one GTID per domain: resume after the
+				// first interval of what is applied or retrieved, so a hole (a
+				// transaction neither applied nor in the relay log, which an
+				// out-of-order applier and a lost relay log tail can leave) is
+				// fetched again. What is fetched twice is skipped by the applier.
+				ivs = ivs[:1]
 			}
-			set = clean
+			for _, iv := range ivs {
+				set.AddInterval(s, iv)
+			}
+			set.SetServerID(s, union.ServerID(s))
+			if union.Flavor == gtid.MariaDB && len(union.Intervals(s)) > 1 {
+				// the server id of the GTID we resume after is not recorded; look it up in the relay log's or progress record
+				set.SetServerID(s, serverIDOf(st, ex, s, ivs[0].End, union.ServerID(s)))
+			}
 		}
 		return replica.StartPosition{GTIDs: set}, nil
 	}
@@ -251,4 +253,14 @@ func (r *Replica) startPosition(st relaylog.State, executed *gtid.Set, ex *appli
 		return replica.StartPosition{File: f, Pos: uint32(ex.LastPos[coordinator.AnonymousStream])}, nil
 	}
 	return replica.StartPosition{}, nil
+}
+
+// serverIDOf returns the server id of a MariaDB GTID known only by domain and
+// seq_no. With gtid_strict_mode the source's domain has one server id in
+// practice; the server id of the highest GTID is the best guess otherwise.
+func serverIDOf(st relaylog.State, ex *applier.Executed, stream string, seq uint64, def uint32) uint32 {
+	if st.LastGTID.Stream == stream && st.LastGTID.Seq == seq {
+		return st.LastGTID.ServerID
+	}
+	return def
 }

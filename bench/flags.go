@@ -84,21 +84,21 @@ var (
 
 // quickDefaults are the flag values --quick implies, unless the flag is given explicitly.
 var quickDefaults = map[string]string{
-	"tables":          "2",
-	"table-size":      "10000",
-	"txns":            "3000",
-	"workloads":       "write16",
-	"repeat":          "1",
-	"native-threads":  "0,16",
-	"native-modes":    "optimistic",
-	"steady":          "10s",
-	"steady-rate":     "300",
-	"steady-native":   "0",
-	"buffer-pool":     "256M",
-	"redo-log":        "96M",
-	"json":            "bench-results/quick.json",
-	"big-txns":        "3",
-	"big-rows":        "10000",
+	"tables":         "2",
+	"table-size":     "10000",
+	"txns":           "3000",
+	"workloads":      "write16",
+	"repeat":         "1",
+	"native-threads": "0,16",
+	"native-modes":   "optimistic",
+	"steady":         "10s",
+	"steady-rate":    "300",
+	"steady-native":  "0",
+	"buffer-pool":    "256M",
+	"redo-log":       "96M",
+	"json":           "bench-results/quick.json",
+	"big-txns":       "3",
+	"big-rows":       "10000",
 }
 
 const usageText = `go run ./bench [flags]: mtreplica against MariaDB's own replica, side by side.
@@ -122,7 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	var (
 		c                                                   config
-		durability, workloads, engines                     string
+		durability, workloads, engines                      string
 		nativeThreads, nativeModes, mtModes, mtWorkers, pco string
 		steadyNative                                        string
 	)

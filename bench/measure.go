@@ -108,15 +108,15 @@ type progress struct {
 	w   io.Writer
 	tty bool
 
-	mu       sync.Mutex
-	label    string
-	done     int64
-	total    int64
-	started  time.Time
-	lastDone int64
-	lastAt   time.Time
-	rate     float64 // txn/s over the last redraw interval
-	drawn    bool
+	mu        sync.Mutex
+	label     string
+	done      int64
+	total     int64
+	started   time.Time
+	lastDone  int64
+	lastAt    time.Time
+	rate      float64 // txn/s over the last redraw interval
+	drawn     bool
 	lastPlain time.Time
 }
 

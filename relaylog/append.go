@@ -112,6 +112,9 @@ func (l *Log) Append(ev []byte) error {
 			return err
 		}
 	}
+	if w.seg == nil || w.headerEnd == 0 {
+		return fmt.Errorf("append %s: %w: no transaction started", h.Type, ErrInvalidEvent)
+	}
 	if err := l.write(ev); err != nil {
 		return err
 	}

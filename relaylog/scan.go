@@ -58,7 +58,7 @@ func scanSegment(ra io.ReaderAt, size int64, name string, onTxn func(gtid.GTID))
 	if size == 0 {
 		return sc
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), readBufSize)
+	br := bufio.NewReaderSize(io.NewSectionReader(ra, 0, size), int(min(size, readBufSize)))
 	magic := make([]byte, len(binlogfmt.Magic))
 	if _, err := io.ReadFull(br, magic); err != nil {
 		return fail(0, fmt.Errorf("%w: %d bytes", ErrTruncated, size))
@@ -194,8 +194,7 @@ func (w *window) bytes(off int64, n int) []byte {
 	if off >= w.base && off+int64(n) <= w.base+int64(len(w.buf)) {
 		return w.buf[off-w.base : off-w.base+int64(n)]
 	}
-	m := max(int64(n), readBufSize)
-	m = min(m, w.size-off)
+	m := min(max(int64(n), readBufSize), w.size-off)
 	if int64(cap(w.buf)) < m {
 		w.buf = make([]byte, m)
 	}
@@ -280,6 +279,9 @@ func (c *tailCheck) complete(ev []byte) bool {
 		end := len(ev)
 		if c.fd == nil || c.fd.Checksum {
 			end -= binlogfmt.ChecksumLen
+		}
+		if end < binlogfmt.HeaderLen {
+			return false
 		}
 		q := binlogfmt.QueryText(ev[binlogfmt.HeaderLen:end], c.fd.PostHeaderLen(replication.QUERY_EVENT, 13))
 		q = bytes.TrimRight(bytes.TrimSpace(q), ";")

@@ -190,11 +190,14 @@ func (c *Client) session(ctx context.Context, start func() (StartPosition, error
 
 	c.log.Info("connecting to source", "start", pos.String(), "server_id", c.opts.ServerID)
 	var streamer *replication.BinlogStreamer
-	if gset != nil {
-		streamer, err = syncer.StartSyncGTID(gset)
-	} else {
-		streamer, err = syncer.StartSync(mysql.Position{Name: pos.File, Pos: max(pos.Pos, 4)})
-	}
+	err = guard(func() (err error) {
+		if gset != nil {
+			streamer, err = syncer.StartSyncGTID(gset)
+		} else {
+			streamer, err = syncer.StartSync(mysql.Position{Name: pos.File, Pos: max(pos.Pos, 4)})
+		}
+		return err
+	})
 	if err != nil {
 		return false, false, fmt.Errorf("start binlog dump from %s: %w", pos, err)
 	}
@@ -211,6 +214,18 @@ func (c *Client) session(ctx context.Context, start func() (StartPosition, error
 		c.recordError(err, true)
 	}
 	return true, h.events.Load() > 0, err
+}
+
+// guard runs fn, turning a panic of go-mysql's client into an error: its
+// handshake panics on some malformed server replies (a caching_sha2_password
+// public key that is not PEM), which a source or a man in the middle could send.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("go-mysql panicked: %v", r)
+		}
+	}()
+	return fn()
 }
 
 // dumpGTIDSet converts a GTID start position to go-mysql's type (nil for file/position).

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -25,7 +26,7 @@ type fakeRelay struct {
 	txns      []gtid.GTID
 	discards  int // DiscardPartial calls that dropped something
 	appendErr error
-	delay     time.Duration // per Append: a slow relay log makes the receiver lag
+	delay     atomic.Int64 // nanoseconds per Append: a slow relay log makes the receiver lag
 	err       error // a framing error, reported by check
 }
 
@@ -34,8 +35,8 @@ var _ RelayLog = (*fakeRelay)(nil)
 func newFakeRelay() *fakeRelay { return &fakeRelay{} }
 
 func (r *fakeRelay) Append(ev []byte) error {
-	if r.delay > 0 {
-		time.Sleep(r.delay)
+	if d := r.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

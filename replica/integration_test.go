@@ -244,7 +244,7 @@ func TestReconnectAfterKill(t *testing.T) {
 	src := mariadbtest.Start(t, mariadbtest.Options{})
 	setupSchema(t, src)
 	mustExec(t, src, "CREATE TABLE app.big (id INT PRIMARY KEY, v VARCHAR(255))")
-	// A backlog dominated by two big transactions (~25 MB each, thousands of rows
+	// A backlog dominated by two big transactions (~10 MB each, over a thousand rows
 	// events). The relay log is slowed down, so the source's dump thread blocks
 	// on a full socket, mostly inside a big transaction: that is where the kills land.
 	conn := rootConn(t, src)
@@ -253,12 +253,12 @@ func TestReconnectAfterKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := conn.Execute(fmt.Sprintf("INSERT INTO app.big SELECT seq + %d, REPEAT('x', 200) "+
-			"FROM app.seq_1_to_100000", i*100000)); err != nil {
+			"FROM app.seq_1_to_40000", i*100000)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	relay := newFakeRelay()
-	relay.delay = 100 * time.Microsecond
+	relay.delay.Store(int64(100 * time.Microsecond))
 	c, err := New(sourceOptions(src), relay)
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +286,7 @@ func TestReconnectAfterKill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	relay.delay.Store(0)
 	if err := <-writeErr; err != nil {
 		t.Fatal(err)
 	}

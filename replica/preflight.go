@@ -96,15 +96,19 @@ func (c *Client) preflightConn(conn *client.Conn, gtidStart bool) (*SourceInfo, 
 }
 
 // dial opens a plain client connection to the source (not a replication stream).
-func (c *Client) dial(ctx context.Context) (*client.Conn, error) {
+func (c *Client) dial(ctx context.Context) (conn *client.Conn, err error) {
 	d := &net.Dialer{Timeout: connectTimeout}
-	return client.ConnectWithDialer(ctx, "", c.addr(), c.opts.User, c.opts.Password, "", d.DialContext,
-		func(conn *client.Conn) error {
-			conn.SetTLSConfig(c.opts.TLS)
-			conn.ReadTimeout = c.opts.ReadTimeout
-			conn.WriteTimeout = c.opts.ReadTimeout
-			return nil
-		})
+	err = guard(func() (err error) {
+		conn, err = client.ConnectWithDialer(ctx, "", c.addr(), c.opts.User, c.opts.Password, "", d.DialContext,
+			func(conn *client.Conn) error {
+				conn.SetTLSConfig(c.opts.TLS)
+				conn.ReadTimeout = c.opts.ReadTimeout
+				conn.WriteTimeout = c.opts.ReadTimeout
+				return nil
+			})
+		return err
+	})
+	return conn, err
 }
 
 // connectTimeout bounds a TCP connect (go-mysql uses the same for its own).

@@ -249,6 +249,14 @@ func TestGenerateErrors(t *testing.T) {
 		{"update v0", replication.UPDATE_ROWS_EVENTv0,
 			rowsEvent(targetTM(true), []any{int32(1), "a", nil, nil}, []any{int32(1), "a", nil, nil}), target(), ErrBadEvent, ""},
 		{"short row", replication.WRITE_ROWS_EVENTv2, rowsEvent(targetTM(true), []any{int32(1)}), target(), ErrBadEvent, ""},
+		{"MariaDB pre-10.1.2 fractional temporal", replication.WRITE_ROWS_EVENTv1,
+			rowsEvent(tableMap("db", "h", false, tInt, bcol{tp: mysql.MYSQL_TYPE_DATETIME}), []any{int32(1), "2020-01-01 00:00:00"}),
+			func() *tableschema.Table {
+				t := &tableschema.Table{Schema: "db", Name: "h", Columns: []tableschema.Column{
+					{Name: "id", DataType: "int"}, {Name: "dt", DataType: "datetime", FSP: 6}}}
+				t.Init()
+				return t
+			}(), ErrUnsupportedType, "ALTER TABLE"},
 		{"bad value", replication.WRITE_ROWS_EVENTv2,
 			rowsEvent(targetTM(true), []any{"one", "a", nil, nil}), target(), ErrUnsupportedType, "column id"},
 	}

@@ -1,0 +1,563 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/mtreplica/mtreplica/internal/mariadbtest"
+)
+
+// engine is the mtreplica daemon, run as a child process so its memory can be measured on its own.
+type engine struct {
+	bin   string          // mtreplica binary
+	fill  string          // relayfill binary (bench/relayfill): receiver only
+	flags map[string]bool // flags `mtreplica run` accepts, by name
+	err   error           // why the binaries are missing: every mtreplica run fails with it
+}
+
+// Flags of `mtreplica run` the harness passes when the daemon has them. Without them only the daemon's
+// defaults can be measured (workers 1, commit-order, commit order preserved).
+const (
+	flagWorkers    = "workers"
+	flagMode       = "mode"
+	flagPreserve   = "preserve-commit-order"
+	flagNoReceiver = "no-receiver"
+	flagNoApplier  = "no-applier"
+)
+
+// defaultMT is what the daemon does when none of the flags above are given.
+var defaultMT = mtConfig{mode: "commit-order", workers: 1, preserve: true}
+
+// buildEngine builds ./cmd/mtreplica (unless bin is given) and ./bench/relayfill into work, and asks the daemon
+// which flags it has.
+func buildEngine(ctx context.Context, bin, work string) *engine {
+	e := &engine{flags: map[string]bool{}}
+	root, err := moduleRoot()
+	if err != nil {
+		e.err = err
+		return e
+	}
+	build := func(out, pkg string) error {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, tail(string(b), 20))
+		}
+		return nil
+	}
+	if bin == "" {
+		bin = filepath.Join(work, "mtreplica")
+		if err := build(bin, "./cmd/mtreplica"); err != nil {
+			e.err = err
+			return e
+		}
+	}
+	e.bin = bin
+	e.fill = filepath.Join(work, "relayfill")
+	if err := build(e.fill, "./bench/relayfill"); err != nil {
+		e.err = err
+		return e
+	}
+	out, _ := exec.CommandContext(ctx, bin, "run", "-h").CombinedOutput() // flag's usage; exit status 0 or 2
+	e.flags = runFlagsOf(string(out))
+	return e
+}
+
+// runFlagsOf lists the flag names in a Go flag package usage text ("  -name type").
+func runFlagsOf(usage string) map[string]bool {
+	flags := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(usage))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(line, "-"), " ")
+		flags[name] = true
+	}
+	return flags
+}
+
+// unsupported says why the daemon cannot run mc, or "" if it can.
+func (e *engine) unsupported(mc mtConfig) string {
+	var missing []string
+	if mc.workers != defaultMT.workers && !e.flags[flagWorkers] {
+		missing = append(missing, "--"+flagWorkers)
+	}
+	if mc.mode != defaultMT.mode && !e.flags[flagMode] {
+		missing = append(missing, "--"+flagMode)
+	}
+	if mc.preserve != defaultMT.preserve && !e.flags[flagPreserve] {
+		missing = append(missing, "--"+flagPreserve)
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("mtreplica %s skipped: `mtreplica run` has no %s yet", mc, strings.Join(missing, ", "))
+}
+
+// runArgs is the daemon's command line for config mc.
+func (e *engine) runArgs(src, dst *mariadbtest.Server, relayDir string, base gtidPos, mc mtConfig) []string {
+	args := []string{"run",
+		"--source", src.DSN(mariadbtest.ReplUser, mariadbtest.ReplPassword, ""),
+		"--target", dst.RootDSN(),
+		"--relay-dir", relayDir,
+		"--start-gtid", base.String(),
+		"--log-level", "warn",
+	}
+	if e.flags[flagWorkers] {
+		args = append(args, "--"+flagWorkers+"="+strconv.Itoa(mc.workers))
+	}
+	if e.flags[flagMode] {
+		args = append(args, "--"+flagMode+"="+mc.mode)
+	}
+	if e.flags[flagPreserve] {
+		args = append(args, "--"+flagPreserve+"="+strconv.FormatBool(mc.preserve))
+	}
+	return args
+}
+
+// fillRelay fetches bl into a relay log directory once, with the receiver alone (START REPLICA IO_THREAD);
+// every mtreplica run of the workload applies a copy of it. The receiver records its start position on
+// mtreplica's target, which every run restores first.
+func (b *bench) fillRelay(ctx context.Context, bl *backlog) error {
+	e := b.eng
+	if e.err != nil {
+		return e.err
+	}
+	if err := restore(ctx, b.srv.mt, b.srv.targetSnap); err != nil {
+		return err
+	}
+	dir := filepath.Join(b.work, "relay-"+bl.workload)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	logPath := filepath.Join(b.work, "logs", "relayfill-"+bl.workload+".log")
+	var args []string
+	if e.flags[flagNoApplier] {
+		args = append(e.runArgs(b.srv.source, b.srv.mt, dir, b.srv.basePos, defaultMT), "--"+flagNoApplier)
+	} else {
+		args = []string{
+			"--source", b.srv.source.DSN(mariadbtest.ReplUser, mariadbtest.ReplPassword, ""),
+			"--target", b.srv.mt.RootDSN(),
+			"--relay-dir", dir,
+			"--start-gtid", b.srv.basePos.String(),
+			"--until", bl.end.String(),
+		}
+	}
+	bin := e.fill
+	if e.flags[flagNoApplier] {
+		bin = e.bin
+	}
+	started := time.Now()
+	b.prog.start("mtreplica receiver filling its relay log ("+bl.workload+")", bl.txns)
+	p, err := startChild(bin, args, logPath)
+	if err != nil {
+		b.prog.finish()
+		return err
+	}
+	defer p.stop()
+	statusPath := filepath.Join(dir, "status.json")
+	deadline := time.Now().Add(b.c.timeout)
+	for {
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			b.prog.finish()
+			return err
+		}
+		if p.exited() {
+			break // relayfill exits by itself once the backlog is in
+		}
+		st, err := readStatus(statusPath)
+		if err == nil {
+			if got, err := parseGTIDPos(st.RetrievedGtidSet); err == nil {
+				b.prog.set(got.txnsSince(b.srv.basePos))
+				if got.covers(bl.end) && e.flags[flagNoApplier] {
+					break
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			b.prog.finish()
+			return fmt.Errorf("relay log not filled after %v (log %s)", b.c.timeout, logPath)
+		}
+	}
+	b.prog.finish()
+	if err := p.stop(); err != nil {
+		return fmt.Errorf("receiver: %w\n%s", err, fileTail(logPath, 20))
+	}
+	os.Remove(statusPath)
+	bl.relay = dir
+	b.prog.logf("mtreplica relay log filled for %s in %.1fs (%s)", bl.workload, time.Since(started).Seconds(), dirSize(dir))
+	return nil
+}
+
+// runEngine times mtreplica applying the backlog bl with configuration mc:
+//  1. mtreplica's target is restored to the initial data and a copy of the filled relay log is made;
+//  2. the clock starts when the daemon is started (its receiver finds nothing new on the source);
+//  3. it stops when the progress tables on the target say every transaction of the backlog is applied;
+//  4. the daemon's peak RSS (VmHWM) is read, it is stopped with SIGTERM, and the target compared with the source.
+func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int) Result {
+	res := b.newResult("catch-up", "mtreplica", mc.mode, mc.workers, mc.preserve, bl.workload, rep)
+	res.Txns = bl.txns
+	fail := func(err error) Result { return res.failed(err) }
+	if b.eng.err != nil {
+		return fail(b.eng.err)
+	}
+	if bl.relayErr != nil {
+		return fail(fmt.Errorf("relay log not filled: %w", bl.relayErr))
+	}
+	dst := b.srv.mt
+	if err := restore(ctx, dst, b.srv.targetSnap); err != nil {
+		return fail(err)
+	}
+	relay := filepath.Join(b.work, "relay-run")
+	if err := os.RemoveAll(relay); err != nil {
+		return fail(err)
+	}
+	if err := copyTree(bl.relay, relay); err != nil {
+		return fail(err)
+	}
+	c, err := dst.Conn(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+
+	logPath := filepath.Join(b.work, "logs", res.fileName()+".log")
+	b.prog.start(res.label(), bl.txns)
+	started := time.Now()
+	p, err := startChild(b.eng.bin, b.eng.runArgs(b.srv.source, dst, relay, b.srv.basePos, mc), logPath)
+	if err != nil {
+		b.prog.finish()
+		return fail(err)
+	}
+	defer p.stop()
+	err = b.waitEngine(ctx, c, p, bl.end, logPath)
+	el := time.Since(started)
+	b.prog.finish()
+	res.PeakRSSBytes = p.peakRSS()
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.stop(); err != nil {
+		return fail(fmt.Errorf("mtreplica: %w\n%s", err, fileTail(logPath, 20)))
+	}
+	return b.verify(ctx, res, dst, el)
+}
+
+// waitEngine polls the target's progress tables every pollInterval until they cover want. It fails when the
+// daemon exits, or when the run's timeout passes.
+func (b *bench) waitEngine(ctx context.Context, c *client.Conn, p *child, want gtidPos, logPath string) error {
+	deadline := time.Now().Add(b.c.timeout)
+	for {
+		applied, done, err := engineApplied(c, b.srv.basePos, want)
+		if err != nil {
+			return err
+		}
+		b.prog.set(applied)
+		if done {
+			return nil
+		}
+		p.sampleRSS()
+		if p.exited() {
+			return fmt.Errorf("mtreplica exited before catching up (%v)\n%s", p.waitErr, fileTail(logPath, 20))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mtreplica applied %d transactions in %v, not all (log %s)", applied, b.c.timeout, logPath)
+		}
+		if err := sleepCtx(ctx, pollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// engineApplied reads mtreplica's progress tables on the target (applier/progress.go: per channel and stream
+// -- the MariaDB domain id -- a low-water seq below which everything is applied, and one row per transaction
+// applied above it) and returns how many transactions after base are applied, and whether everything up to want
+// is. A target without the tables yet has applied nothing.
+func engineApplied(c *client.Conn, base, want gtidPos) (int64, bool, error) {
+	var applied int64
+	done := true
+	for d, w := range want {
+		stream := strconv.FormatUint(uint64(d), 10)
+		lwStr, err := queryString(c, "SELECT seq FROM mtreplica.low_water WHERE channel = '' AND stream = '"+stream+"'")
+		if err != nil {
+			if missingTable(err) {
+				return 0, false, nil
+			}
+			return 0, false, err
+		}
+		lw, _ := strconv.ParseUint(lwStr, 10, 64)
+		cntStr, err := queryString(c, fmt.Sprintf("SELECT COUNT(*) FROM mtreplica.applied_transactions "+
+			"WHERE channel = '' AND stream = '%s' AND state = 'applied' AND seq > %d AND seq <= %d", stream, lw, w.seq))
+		if err != nil {
+			if missingTable(err) {
+				return 0, false, nil
+			}
+			return 0, false, err
+		}
+		cnt, _ := strconv.ParseUint(cntStr, 10, 64)
+		if b := base[d].seq; lw > b {
+			applied += int64(lw - b)
+		}
+		applied += int64(cnt)
+		if lw < w.seq && lw+cnt < w.seq {
+			done = false
+		}
+	}
+	return applied, done, nil
+}
+
+func missingTable(err error) bool {
+	var myErr *mysql.MyError
+	return errors.As(err, &myErr) && (myErr.Code == 1146 || myErr.Code == 1049)
+}
+
+// steadyEngine measures mtreplica's lag under steady load: receiver and applier running from the start.
+func (b *bench) steadyEngine(ctx context.Context, mc mtConfig) Result {
+	res := b.newResult("steady", "mtreplica", mc.mode, mc.workers, mc.preserve, b.c.steadyWorkload, 1)
+	fail := func(err error) Result { return res.failed(err) }
+	if b.eng.err != nil {
+		return fail(b.eng.err)
+	}
+	dst := b.srv.mt
+	if err := b.resetSource(ctx); err != nil {
+		return fail(err)
+	}
+	if err := restore(ctx, dst, b.srv.targetSnap); err != nil {
+		return fail(err)
+	}
+	relay := filepath.Join(b.work, "relay-steady")
+	if err := os.RemoveAll(relay); err != nil {
+		return fail(err)
+	}
+	c, err := dst.Conn(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	logPath := filepath.Join(b.work, "logs", res.fileName()+".log")
+	p, err := startChild(b.eng.bin, b.eng.runArgs(b.srv.source, dst, relay, b.srv.basePos, mc), logPath)
+	if err != nil {
+		return fail(err)
+	}
+	defer p.stop()
+	statusPath := filepath.Join(relay, "status.json")
+	reported := func() (float64, bool) {
+		p.sampleRSS()
+		st, err := readStatus(statusPath)
+		if err != nil || st.SecondsBehindSource == nil {
+			return 0, false
+		}
+		return float64(*st.SecondsBehindSource), true
+	}
+	sr, err := b.steadyLoad(ctx, res.label(), dst, reported)
+	if err != nil {
+		return fail(err)
+	}
+	if p.exited() {
+		return fail(fmt.Errorf("mtreplica exited during the steady load (%v)\n%s", p.waitErr, fileTail(logPath, 20)))
+	}
+	res.applySteady(sr)
+	drainStart := time.Now()
+	b.prog.start(res.label()+": draining", sr.txns)
+	err = b.waitEngine(ctx, c, p, sr.end, logPath)
+	b.prog.finish()
+	res.PeakRSSBytes = p.peakRSS()
+	if err != nil {
+		return fail(err)
+	}
+	res.DrainSeconds = time.Since(drainStart).Seconds()
+	if err := p.stop(); err != nil {
+		return fail(fmt.Errorf("mtreplica: %w\n%s", err, fileTail(logPath, 20)))
+	}
+	return b.verify(ctx, res, dst, b.c.steady)
+}
+
+// engineStatus is the part of the daemon's status.json the harness reads (names as in SHOW REPLICA STATUS).
+type engineStatus struct {
+	RetrievedGtidSet    string `json:"Retrieved_Gtid_Set"`
+	ExecutedGtidSet     string `json:"Executed_Gtid_Set"`
+	SecondsBehindSource *int64 `json:"Seconds_Behind_Source"`
+	LastSQLError        string `json:"Last_SQL_Error"`
+	LastIOError         string `json:"Last_IO_Error"`
+}
+
+func readStatus(path string) (engineStatus, error) {
+	var st engineStatus
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+// child is a daemon process started by the harness. Only this process is ever signalled.
+type child struct {
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	peak    int64 // highest VmHWM seen, bytes
+	stopped bool
+	stopErr error
+}
+
+// startChild starts bin with args, its output appended to logPath. The child dies with the harness (Pdeathsig).
+func startChild(bin string, args []string, logPath string) (*child, error) {
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	p := &child{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *child) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// sampleRSS records the child's VmHWM (the kernel's high-water mark of its resident set).
+func (p *child) sampleRSS() {
+	if p.exited() {
+		return
+	}
+	if v, err := readVmHWM(p.cmd.Process.Pid); err == nil && v > p.peak {
+		p.peak = v
+	}
+}
+
+func (p *child) peakRSS() int64 {
+	p.sampleRSS()
+	return p.peak
+}
+
+// stop sends SIGTERM and waits (SIGKILL after 30 s). It returns the child's failure: a non-zero exit after
+// SIGTERM, or an exit before it.
+func (p *child) stop() error {
+	if p.stopped {
+		return p.stopErr
+	}
+	p.stopped = true
+	if p.exited() {
+		if p.waitErr != nil {
+			p.stopErr = fmt.Errorf("exited on its own: %w", p.waitErr)
+		}
+		return p.stopErr
+	}
+	p.sampleRSS()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM) // our child, not yet reaped: the pid is still ours
+	select {
+	case <-p.done:
+		if p.waitErr != nil {
+			p.stopErr = fmt.Errorf("exit after SIGTERM: %w", p.waitErr)
+		}
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.stopErr = errors.New("did not exit within 30s of SIGTERM; killed")
+	}
+	return p.stopErr
+}
+
+// readVmHWM returns a process's peak resident set size in bytes, from /proc/PID/status.
+func readVmHWM(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseVmHWM(b)
+}
+
+func parseVmHWM(status []byte) (int64, error) {
+	for _, line := range bytes.Split(status, []byte("\n")) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			f := strings.Fields(string(rest))
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("VmHWM line %q", line)
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// moduleRoot finds the directory of mtreplica's go.mod, from the working directory up.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module github.com/mtreplica/mtreplica\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run the harness from the mtreplica checkout (go run ./bench): go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+func fileTail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return tail(string(b), lines)
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// dirSize prints the total size of the regular files under dir.
+func dirSize(dir string) string {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return fmtBytes(n)
+}

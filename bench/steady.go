@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mtreplica/mtreplica/internal/mariadbtest"
+)
+
+// Steady state: replication runs from the start while the source is under continuous load for --steady at
+// --steady-rate transactions/s. Lag is measured the same way for both engines, by a heartbeat row: every 100 ms
+// the source sets bench.heartbeat.ts = NOW(6); every 250 ms the harness reads, on the target,
+// NOW(6) - ts: how old the newest source state the target shows is (all servers share this machine's clock).
+// The replica's own figure (Seconds_Behind_Master, or Seconds_Behind_Source from mtreplica's status.json, which
+// is rewritten every second) is sampled beside it.
+const (
+	heartbeatEvery = 100 * time.Millisecond
+	lagSampleEvery = 250 * time.Millisecond
+)
+
+// steadyResult is what one steady-state phase measured.
+type steadyResult struct {
+	lag      []float64 // heartbeat lag samples, seconds
+	reported []float64 // the replica's own lag figure, seconds
+	txns     int64     // transactions the source committed during the phase (heartbeats included)
+	end      gtidPos   // the source's position when the load stopped
+	seconds  float64
+}
+
+// steadyLoad runs the steady load on the source while sampling dst's lag; reported (may return false) samples
+// the replica's own lag figure.
+func (b *bench) steadyLoad(ctx context.Context, label string, dst *mariadbtest.Server, reported func() (float64, bool)) (*steadyResult, error) {
+	src := b.srv.source
+	hb, err := src.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer hb.Close()
+	tc, err := dst.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tc.Close()
+
+	sr := &steadyResult{}
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		stop     = make(chan struct{})
+		bgErr    error
+		setBgErr = func(err error) {
+			mu.Lock()
+			if bgErr == nil {
+				bgErr = err
+			}
+			mu.Unlock()
+		}
+	)
+	wg.Add(2)
+	go func() { // heartbeat writer on the source
+		defer wg.Done()
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if r, err := hb.Execute("UPDATE bench.heartbeat SET ts = NOW(6) WHERE id = 1"); err != nil {
+				setBgErr(fmt.Errorf("heartbeat: %w", err))
+				return
+			} else {
+				r.Close()
+			}
+		}
+	}()
+	go func() { // lag sampler on the target
+		defer wg.Done()
+		t := time.NewTicker(lagSampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			v, err := queryString(tc, "SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) FROM bench.heartbeat WHERE id = 1")
+			if err != nil {
+				setBgErr(fmt.Errorf("sample lag: %w", err))
+				return
+			}
+			us, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				setBgErr(fmt.Errorf("sample lag: %q: %w", v, err))
+				return
+			}
+			rep, ok := reported()
+			mu.Lock()
+			sr.lag = append(sr.lag, us/1e6)
+			if ok {
+				sr.reported = append(sr.reported, rep)
+			}
+			n := len(sr.lag)
+			mu.Unlock()
+			b.prog.set(int64(n))
+		}
+	}()
+
+	// Let replication connect and the first heartbeats through before the load starts.
+	if err := sleepCtx(ctx, time.Second); err != nil {
+		close(stop)
+		wg.Wait()
+		return nil, err
+	}
+	mu.Lock()
+	sr.lag, sr.reported = sr.lag[:0], sr.reported[:0]
+	mu.Unlock()
+	b.prog.start(fmt.Sprintf("%s: %v of %s at %d txn/s (lag samples)", label, b.c.steady, b.c.steadyWorkload, b.c.steadyRate),
+		int64(b.c.steady/lagSampleEvery))
+	started := time.Now()
+	b.sourceDirty = true
+	threads := 16
+	if b.c.steadyWorkload == "write1" {
+		threads = 1
+	}
+	script := "oltp_write_only"
+	if b.c.steadyWorkload == "insert" {
+		script = "oltp_insert"
+	}
+	loadErr := b.sysbench(ctx, script, threads, 0, int(b.c.steady.Round(time.Second)/time.Second), b.c.steadyRate)
+	sr.seconds = time.Since(started).Seconds()
+	close(stop)
+	wg.Wait()
+	b.prog.finish()
+	if loadErr != nil {
+		return nil, fmt.Errorf("steady load: %w", loadErr)
+	}
+	if bgErr != nil {
+		return nil, bgErr
+	}
+	if sr.end, err = gtidPosOf(ctx, src, "@@GLOBAL.gtid_binlog_pos"); err != nil {
+		return nil, err
+	}
+	sr.txns = sr.end.txnsSince(b.srv.basePos)
+	return sr, nil
+}
