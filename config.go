@@ -49,8 +49,12 @@ type Config struct {
 	StartGTID string
 	StartFile string
 	StartPos  uint32
-	// Workers applying transactions (this build: 1).
+	// Workers applying transactions in parallel, each with its own target
+	// connection (replica_parallel_workers). Default 1.
 	Workers int
+	// UnorderedCommits lets workers commit as soon as they are done
+	// (replica_preserve_commit_order=OFF). By default commits follow source order.
+	UnorderedCommits bool
 	// QueueBytes bounds transactions read but not yet applied (default 64 MiB).
 	QueueBytes int64
 	// NoReceiver runs only the applier, on what the relay log holds (START
@@ -93,8 +97,8 @@ func (c *Config) validate() error {
 	if c.RelayDir == "" {
 		errs = append(errs, errors.New("relay log directory is empty: set --relay-dir"))
 	}
-	if c.Workers != 1 {
-		errs = append(errs, fmt.Errorf("workers = %d: this build applies serially; set workers to 1", c.Workers))
+	if c.Workers < 1 || c.Workers > 1024 {
+		errs = append(errs, fmt.Errorf("workers = %d: use 1 to 1024", c.Workers))
 	}
 	if c.NoReceiver && c.NoApplier {
 		errs = append(errs, errors.New("both the receiver and the applier are disabled: nothing to run"))

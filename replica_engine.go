@@ -9,9 +9,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/go-mysql-org/go-mysql/client"
+
 	"github.com/mtreplica/mtreplica/applier"
 	"github.com/mtreplica/mtreplica/coordinator"
 	"github.com/mtreplica/mtreplica/internal/gtid"
+	"github.com/mtreplica/mtreplica/internal/tableschema"
 	"github.com/mtreplica/mtreplica/relaylog"
 	"github.com/mtreplica/mtreplica/replica"
 )
@@ -91,14 +94,24 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 	defer reader.Close()
 
 	executed := ex.Set.Clone()
-	worker := applier.NewWorker(applier.Options{
-		Target: cfg.Target, Progress: progress, Idempotent: cfg.Idempotent, Pending: ex.Pending,
-		Name: "worker-1", Logger: log.With("component", "applier", "worker", 1),
-	})
-	defer worker.Close()
+	schemas := tableschema.NewCache()
+	pending := applier.NewPendingSet(ex.Pending)
+	workers := make([]coordinator.Worker, cfg.Workers)
+	for i := range workers {
+		w := applier.NewWorker(applier.Options{
+			Target: cfg.Target, Progress: progress, Idempotent: cfg.Idempotent, Pending: pending, Schemas: schemas,
+			Name: fmt.Sprintf("worker-%d", i+1), Logger: log.With("component", "applier", "worker", i+1),
+		})
+		defer w.Close()
+		workers[i] = w
+	}
+	monitor := &lockMonitor{target: cfg.Target}
+	defer monitor.close()
 	lastPurge := time.Now()
-	coord, err := coordinator.New(reader, []coordinator.Worker{worker}, coordinator.Options{
-		QueueBytes: cfg.QueueBytes,
+	coord, err := coordinator.New(reader, workers, coordinator.Options{
+		QueueBytes:          cfg.QueueBytes,
+		PreserveCommitOrder: !cfg.UnorderedCommits,
+		LockWaits:           monitor.lockWaits,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()
 			r.mu.Lock()
@@ -110,11 +123,16 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 			r.mu.Lock()
 			executed.AddInterval(stream, gtid.Interval{Start: seq, End: seq})
 			if t.Info.GTID.Flavor == gtid.MariaDB {
-				executed.SetServerID(stream, t.Info.GTID.ServerID)
+				if last, _ := executed.Last(stream); last == seq {
+					executed.SetServerID(stream, t.Info.GTID.ServerID)
+				}
+			}
+			purge := time.Since(lastPurge) > time.Second
+			if purge {
+				lastPurge = time.Now()
 			}
 			r.mu.Unlock()
-			if time.Since(lastPurge) > time.Second {
-				lastPurge = time.Now()
+			if purge {
 				if n, err := relay.Purge(low); err != nil {
 					log.Warn("purge relay log", "err", err)
 				} else if n > 0 {
@@ -263,4 +281,50 @@ func serverIDOf(st relaylog.State, ex *applier.Executed, stream string, seq uint
 		return st.LastGTID.ServerID
 	}
 	return def
+}
+
+// lockMonitor reads lock waits on the target for the coordinator's
+// order-inversion deadlock detector, on a connection of its own.
+type lockMonitor struct {
+	target applier.TargetOptions
+	mu     sync.Mutex
+	conn   *client.Conn
+}
+
+func (m *lockMonitor) lockWaits(ctx context.Context) ([]coordinator.LockWait, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn == nil {
+		c, err := applier.Dial(ctx, m.target)
+		if err != nil {
+			return nil, err
+		}
+		m.conn = c
+	}
+	r, err := m.conn.Execute(`SELECT rt.trx_mysql_thread_id, bt.trx_mysql_thread_id
+FROM information_schema.INNODB_LOCK_WAITS w
+JOIN information_schema.INNODB_TRX rt ON rt.trx_id = w.requesting_trx_id
+JOIN information_schema.INNODB_TRX bt ON bt.trx_id = w.blocking_trx_id`)
+	if err != nil {
+		m.conn.Close()
+		m.conn = nil
+		return nil, fmt.Errorf("read lock waits: %w", err)
+	}
+	defer r.Close()
+	out := make([]coordinator.LockWait, 0, len(r.Values))
+	for i := range r.Values {
+		a, _ := r.GetUint(i, 0)
+		b, _ := r.GetUint(i, 1)
+		out = append(out, coordinator.LockWait{Waiter: uint32(a), Holder: uint32(b)})
+	}
+	return out, nil
+}
+
+func (m *lockMonitor) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn != nil {
+		m.conn.Close()
+		m.conn = nil
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -27,15 +29,15 @@ type Options struct {
 	MaxRetries int
 	// MaxPacketBytes: statements are sent in packets of at most about this size. Default 4 MiB.
 	MaxPacketBytes int
-	// PruneEvery: every this many transactions, the worker raises the low-water
-	// mark to the transaction it commits and deletes the progress rows below it.
-	// Valid only when transactions commit in source order (serial or
-	// preserve-commit-order). Default 1000.
-	PruneEvery int
 	// Idempotent turns divergence (missing rows, duplicate keys) into no-ops.
 	Idempotent bool
-	// Pending are 'ddl-pending' progress rows found at start (Executed.Pending).
-	Pending map[string]bool
+	// Pending are 'ddl-pending' progress rows found at start (Executed.Pending),
+	// shared by the workers.
+	Pending *PendingSet
+	// Schemas caches table definitions read from the target. Share one cache
+	// between the workers of a coordinator: a DDL applied by one invalidates it
+	// for all. Nil: the worker has its own.
+	Schemas *tableschema.Cache
 	// Name identifies the worker in logs and errors.
 	Name   string
 	Logger *slog.Logger
@@ -48,14 +50,17 @@ func (o *Options) setDefaults() {
 	if o.MaxPacketBytes <= 0 {
 		o.MaxPacketBytes = 4 << 20
 	}
-	if o.PruneEvery <= 0 {
-		o.PruneEvery = 1000
-	}
 	if o.Progress.Schema == "" {
 		o.Progress.Schema = "mtreplica"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Schemas == nil {
+		o.Schemas = tableschema.NewCache()
+	}
+	if o.Pending == nil {
+		o.Pending = NewPendingSet(nil)
 	}
 }
 
@@ -67,6 +72,8 @@ type Worker struct {
 	gen     *rowsql.Generator
 	schemas *tableschema.Cache
 	applied int
+	connID  atomic.Uint32
+	retries atomic.Uint64
 
 	// the packet being built
 	buf    strings.Builder
@@ -90,7 +97,7 @@ func NewWorker(opts Options) *Worker {
 	return &Worker{
 		opts:    opts,
 		gen:     rowsql.NewGenerator(rowsql.Options{Idempotent: opts.Idempotent}),
-		schemas: tableschema.NewCache(),
+		schemas: opts.Schemas,
 	}
 }
 
@@ -101,6 +108,7 @@ func (w *Worker) Close() error {
 	}
 	err := w.conn.Close()
 	w.conn = nil
+	w.connID.Store(0)
 	return err
 }
 
@@ -113,12 +121,21 @@ func (w *Worker) connect(ctx context.Context) error {
 		return err
 	}
 	w.conn = c
+	w.connID.Store(c.GetConnectionID())
 	w.rowSession = true
 	return nil
 }
 
-// Apply applies t and records it, retrying transient failures.
-func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn) error {
+// ConnectionID returns the target connection id (0 when not connected).
+func (w *Worker) ConnectionID() uint32 { return w.connID.Load() }
+
+// Apply applies t and records it, retrying transient failures. The body is
+// sent first; the COMMIT goes with it when the gate is already open (one round
+// trip), else after the gate opens. gate may be nil (commit at once).
+func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn, gate coordinator.Gate) error {
+	if gate == nil {
+		gate = openGate{}
+	}
 	var err error
 	for attempt := 0; ; attempt++ {
 		if err = ctx.Err(); err != nil {
@@ -126,9 +143,10 @@ func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn) error {
 		}
 		if err = w.connect(ctx); err == nil {
 			stop := context.AfterFunc(ctx, func() { w.conn.Close() })
-			err = w.applyOnce(t)
+			err = w.applyOnce(ctx, t, gate)
 			if !stop() {
 				w.conn = nil // closed by cancellation
+				w.connID.Store(0)
 				if err == nil {
 					return nil
 				}
@@ -142,9 +160,11 @@ func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn) error {
 		if !isTransient(err) {
 			return err
 		}
+		w.retries.Add(1)
 		if isConnError(err) && w.conn != nil {
 			w.conn.Close()
 			w.conn = nil
+			w.connID.Store(0)
 		}
 		if attempt >= w.opts.MaxRetries {
 			return fmt.Errorf("%s: %w after %d attempts: %w", t.ID(), ErrRetriesExhausted, attempt+1, err)
@@ -181,8 +201,12 @@ func (w *Worker) recorded(t *coordinator.Txn) (bool, error) {
 	return len(r.Values) > 0, nil
 }
 
-func (w *Worker) applyOnce(t *coordinator.Txn) error {
+func (w *Worker) applyOnce(ctx context.Context, t *coordinator.Txn, gate coordinator.Gate) error {
 	if t.Statement {
+		// A statement commits implicitly: it runs only when it may commit.
+		if err := gate.Wait(ctx); err != nil {
+			return err
+		}
 		return w.applyStatement(t)
 	}
 	w.reset()
@@ -202,14 +226,31 @@ func (w *Worker) applyOnce(t *coordinator.Txn) error {
 	w.sep()
 	w.opts.Progress.appendRecord(&w.buf, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos, "applied")
 	w.expect = append(w.expect, expectation{kind: "progress", sql: "record progress"})
-	if (w.applied+1)%w.opts.PruneEvery == 0 {
+	for _, m := range t.Prune {
 		w.sep()
-		w.opts.Progress.appendPrune(&w.buf, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos)
+		w.opts.Progress.appendPrune(&w.buf, m.Stream, m.Seq, m.ServerID, m.SourceFile, m.SourcePos)
 		w.expect = append(w.expect, expectation{kind: "control", sql: "raise low-water mark"}, expectation{kind: "control", sql: "prune progress"})
+	}
+	if gate.Ready() {
+		w.add("COMMIT", "control")
+		return w.flush(t)
+	}
+	if err := w.flush(t); err != nil {
+		return err
+	}
+	if err := gate.Wait(ctx); err != nil {
+		w.rollback()
+		return err
 	}
 	w.add("COMMIT", "control")
 	return w.flush(t)
 }
+
+// openGate is the gate of a worker used without a coordinator.
+type openGate struct{}
+
+func (openGate) Ready() bool                { return true }
+func (openGate) Wait(context.Context) error { return nil }
 
 func (w *Worker) addEvent(t *coordinator.Txn, ev *replication.BinlogEvent) error {
 	switch e := ev.Event.(type) {
@@ -311,6 +352,7 @@ func (w *Worker) rollback() {
 		if _, err := w.conn.Execute("ROLLBACK"); err != nil {
 			w.conn.Close()
 			w.conn = nil
+			w.connID.Store(0)
 		}
 	}
 	w.rowSession = false // a failed packet may have left any session state
@@ -386,17 +428,14 @@ func (w *Worker) applyStatement(t *coordinator.Txn) error {
 	stream, seq := t.ProgressKey()
 	key := PendingKey(stream, seq)
 	p := w.opts.Progress
-	pending := w.opts.Pending[key]
+	pending := w.opts.Pending.Has(key)
 	if !pending {
 		var b strings.Builder
 		p.appendRecord(&b, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos, "ddl-pending")
 		if _, err := w.conn.Execute(b.String()); err != nil {
 			return w.statementError(t, expectation{kind: "progress", sql: "record pending statement"}, err)
 		}
-		if w.opts.Pending == nil {
-			w.opts.Pending = map[string]bool{}
-		}
-		w.opts.Pending[key] = true
+		w.opts.Pending.Add(key)
 	}
 	var stmt string
 	w.rowSession = false
@@ -449,7 +488,7 @@ func (w *Worker) applyStatement(t *coordinator.Txn) error {
 		p.Channel, stream, seq); err != nil {
 		return w.statementError(t, expectation{sql: "mark statement applied"}, err)
 	}
-	delete(w.opts.Pending, key)
+	w.opts.Pending.Remove(key)
 	if _, err := w.conn.Execute(rowSessionSQL); err != nil {
 		return w.statementError(t, expectation{sql: rowSessionSQL}, err)
 	}
@@ -463,3 +502,25 @@ func shorten(s string) string {
 	}
 	return s
 }
+
+// PendingSet is the set of statements that may or may not have run before a
+// restart (their progress row says 'ddl-pending'). Safe for concurrent use.
+type PendingSet struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+// NewPendingSet returns a set holding the given keys (PendingKey format).
+func NewPendingSet(keys map[string]bool) *PendingSet {
+	p := &PendingSet{keys: map[string]bool{}}
+	for k, v := range keys {
+		if v {
+			p.keys[k] = true
+		}
+	}
+	return p
+}
+
+func (p *PendingSet) Has(k string) bool { p.mu.Lock(); defer p.mu.Unlock(); return p.keys[k] }
+func (p *PendingSet) Add(k string)      { p.mu.Lock(); p.keys[k] = true; p.mu.Unlock() }
+func (p *PendingSet) Remove(k string)   { p.mu.Lock(); delete(p.keys, k); p.mu.Unlock() }

@@ -5,6 +5,7 @@ import (
 	"html"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -49,12 +50,14 @@ func renderChart(title string, results []Result) string {
 	}
 	color := func(name string) string { return palette[slices.Index(names, name)%len(palette)] }
 
-	height := chartPadding*2 + 30 + max(1, len(workloads))*panelHeight
+	height := chartPadding*2 + 45 + max(1, len(workloads))*panelHeight
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, height, chartWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="16" font-weight="bold">%s</text>`+"\n", chartPadding, chartPadding+18, esc(title))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">catch-up: transactions/s applying a fixed backlog; bar = median of the repeats, whisker = slowest to fastest</text>`+"\n",
+		chartPadding, chartPadding+36)
 	if len(workloads) == 0 {
 		fmt.Fprintf(&b, `<text x="%d" y="%d">no catch-up results</text>`+"\n", chartPadding, chartPadding+50)
 	}
@@ -76,13 +79,13 @@ func renderChart(title string, results []Result) string {
 				desc = fmt.Sprintf("%s: %s; backlog %d transactions, %s durability", wl, workloadInfo[wl], r.Txns, r.Durability)
 			}
 		}
-		top := chartPadding + 30 + i*panelHeight
+		top := chartPadding + 45 + i*panelHeight
 		renderPanel(&b, top, desc, series, color)
 	}
 	// Legend (once, at the top right).
 	lx := chartWidth - plotRight + 20
 	for i, n := range names {
-		y := chartPadding + 30 + plotTop + i*20
+		y := chartPadding + 45 + plotTop + i*20
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`+"\n", lx, y, color(n))
 		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", lx+20, y+11, esc(n))
 	}
@@ -111,10 +114,11 @@ func renderPanel(b *strings.Builder, top int, desc string, series []chartSeries,
 	scale := func(v float64) float64 { return float64(y0) - v/top0*float64(y0-y1) }
 
 	// Grid and y labels.
-	for v := 0.0; v <= top0+step/2; v += step {
+	for i := 0; float64(i)*step <= top0+step/2; i++ {
+		v := float64(i) * step
 		y := scale(v)
 		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`+"\n", left, y, right, y)
-		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y+4, fmtRate(v))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y+4, fmtAxis(v))
 	}
 	fmt.Fprintf(b, `<text x="%d" y="%d" transform="rotate(-90 %d %d)" text-anchor="middle">transactions/s</text>`+"\n",
 		chartPadding+12, (y0+y1)/2, chartPadding+12, (y0+y1)/2)
@@ -169,6 +173,14 @@ func niceScale(v float64) (top, step float64) {
 		}
 	}
 	return math.Ceil(v/step) * step, step
+}
+
+// fmtAxis prints an axis value briefly: 0, 0.5, 250, 1.5k, 6k.
+func fmtAxis(v float64) string {
+	if v >= 1000 {
+		return strconv.FormatFloat(math.Round(v/10)/100, 'f', -1, 64) + "k"
+	}
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }
 
 func esc(s string) string { return html.EscapeString(s) }

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -42,9 +41,9 @@ const (
 // defaultMT is what the daemon does when none of the flags above are given.
 var defaultMT = mtConfig{mode: "commit-order", workers: 1, preserve: true}
 
-// buildEngine builds ./cmd/mtreplica (unless bin is given) and ./bench/relayfill into work, and asks the daemon
-// which flags it has.
-func buildEngine(ctx context.Context, bin, work string) *engine {
+// buildEngine builds ./cmd/mtreplica (unless bin is given) and ./bench/relayfill (unless fill is given) into
+// work, and asks the daemon which flags it has.
+func buildEngine(ctx context.Context, bin, fill, work string) *engine {
 	e := &engine{flags: map[string]bool{}}
 	root, err := moduleRoot()
 	if err != nil {
@@ -67,11 +66,14 @@ func buildEngine(ctx context.Context, bin, work string) *engine {
 		}
 	}
 	e.bin = bin
-	e.fill = filepath.Join(work, "relayfill")
-	if err := build(e.fill, "./bench/relayfill"); err != nil {
-		e.err = err
-		return e
+	if fill == "" {
+		fill = filepath.Join(work, "relayfill")
+		if err := build(fill, "./bench/relayfill"); err != nil {
+			e.err = err
+			return e
+		}
 	}
+	e.fill = fill
 	out, _ := exec.CommandContext(ctx, bin, "run", "-h").CombinedOutput() // flag's usage; exit status 0 or 2
 	e.flags = runFlagsOf(string(out))
 	return e
@@ -147,21 +149,16 @@ func (b *bench) fillRelay(ctx context.Context, bl *backlog) error {
 		return err
 	}
 	logPath := filepath.Join(b.work, "logs", "relayfill-"+bl.workload+".log")
-	var args []string
-	if e.flags[flagNoApplier] {
-		args = append(e.runArgs(b.srv.source, b.srv.mt, dir, b.srv.basePos, defaultMT), "--"+flagNoApplier)
-	} else {
-		args = []string{
-			"--source", b.srv.source.DSN(mariadbtest.ReplUser, mariadbtest.ReplPassword, ""),
-			"--target", b.srv.mt.RootDSN(),
-			"--relay-dir", dir,
-			"--start-gtid", b.srv.basePos.String(),
-			"--until", bl.end.String(),
-		}
+	// relayfill exits by itself once the relay log holds the backlog; the daemon with --no-applier is stopped.
+	bin, args := e.fill, []string{
+		"--source", b.srv.source.DSN(mariadbtest.ReplUser, mariadbtest.ReplPassword, ""),
+		"--target", b.srv.mt.RootDSN(),
+		"--relay-dir", dir,
+		"--start-gtid", b.srv.basePos.String(),
+		"--until", bl.end.String(),
 	}
-	bin := e.fill
 	if e.flags[flagNoApplier] {
-		bin = e.bin
+		bin, args = e.bin, append(e.runArgs(b.srv.source, b.srv.mt, dir, b.srv.basePos, defaultMT), "--"+flagNoApplier)
 	}
 	started := time.Now()
 	b.prog.start("mtreplica receiver filling its relay log ("+bl.workload+")", bl.txns)
@@ -179,7 +176,7 @@ func (b *bench) fillRelay(ctx context.Context, bl *backlog) error {
 			return err
 		}
 		if p.exited() {
-			break // relayfill exits by itself once the backlog is in
+			break
 		}
 		st, err := readStatus(statusPath)
 		if err == nil {
@@ -246,7 +243,11 @@ func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int
 		return fail(err)
 	}
 	defer p.stop()
-	err = b.waitEngine(ctx, c, p, bl.end, logPath)
+	err = b.waitEngine(ctx, c, p, bl.end, logPath, func() {
+		if res.FirstApplySeconds == 0 {
+			res.FirstApplySeconds = time.Since(started).Seconds()
+		}
+	})
 	el := time.Since(started)
 	b.prog.finish()
 	res.PeakRSSBytes = p.peakRSS()
@@ -261,7 +262,8 @@ func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int
 
 // waitEngine polls the target's progress tables every pollInterval until they cover want. It fails when the
 // daemon exits, or when the run's timeout passes.
-func (b *bench) waitEngine(ctx context.Context, c *client.Conn, p *child, want gtidPos, logPath string) error {
+// onFirst (may be nil) is called when the first applied transaction is seen.
+func (b *bench) waitEngine(ctx context.Context, c *client.Conn, p *child, want gtidPos, logPath string, onFirst func()) error {
 	deadline := time.Now().Add(b.c.timeout)
 	for {
 		applied, done, err := engineApplied(c, b.srv.basePos, want)
@@ -269,6 +271,10 @@ func (b *bench) waitEngine(ctx context.Context, c *client.Conn, p *child, want g
 			return err
 		}
 		b.prog.set(applied)
+		if applied > 0 && onFirst != nil {
+			onFirst()
+			onFirst = nil
+		}
 		if done {
 			return nil
 		}
@@ -375,7 +381,7 @@ func (b *bench) steadyEngine(ctx context.Context, mc mtConfig) Result {
 	res.applySteady(sr)
 	drainStart := time.Now()
 	b.prog.start(res.label()+": draining", sr.txns)
-	err = b.waitEngine(ctx, c, p, sr.end, logPath)
+	err = b.waitEngine(ctx, c, p, sr.end, logPath, nil)
 	b.prog.finish()
 	res.PeakRSSBytes = p.peakRSS()
 	if err != nil {
@@ -404,115 +410,6 @@ func readStatus(path string) (engineStatus, error) {
 		return st, err
 	}
 	return st, json.Unmarshal(b, &st)
-}
-
-// child is a daemon process started by the harness. Only this process is ever signalled.
-type child struct {
-	cmd     *exec.Cmd
-	done    chan struct{}
-	waitErr error
-	peak    int64 // highest VmHWM seen, bytes
-	stopped bool
-	stopErr error
-}
-
-// startChild starts bin with args, its output appended to logPath. The child dies with the harness (Pdeathsig).
-func startChild(bin string, args []string, logPath string) (*child, error) {
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return nil, err
-	}
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &child{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *child) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// sampleRSS records the child's VmHWM (the kernel's high-water mark of its resident set).
-func (p *child) sampleRSS() {
-	if p.exited() {
-		return
-	}
-	if v, err := readVmHWM(p.cmd.Process.Pid); err == nil && v > p.peak {
-		p.peak = v
-	}
-}
-
-func (p *child) peakRSS() int64 {
-	p.sampleRSS()
-	return p.peak
-}
-
-// stop sends SIGTERM and waits (SIGKILL after 30 s). It returns the child's failure: a non-zero exit after
-// SIGTERM, or an exit before it.
-func (p *child) stop() error {
-	if p.stopped {
-		return p.stopErr
-	}
-	p.stopped = true
-	if p.exited() {
-		if p.waitErr != nil {
-			p.stopErr = fmt.Errorf("exited on its own: %w", p.waitErr)
-		}
-		return p.stopErr
-	}
-	p.sampleRSS()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM) // our child, not yet reaped: the pid is still ours
-	select {
-	case <-p.done:
-		if p.waitErr != nil {
-			p.stopErr = fmt.Errorf("exit after SIGTERM: %w", p.waitErr)
-		}
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		p.stopErr = errors.New("did not exit within 30s of SIGTERM; killed")
-	}
-	return p.stopErr
-}
-
-// readVmHWM returns a process's peak resident set size in bytes, from /proc/PID/status.
-func readVmHWM(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseVmHWM(b)
-}
-
-func parseVmHWM(status []byte) (int64, error) {
-	for _, line := range bytes.Split(status, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
-			f := strings.Fields(string(rest))
-			if len(f) != 2 || f[1] != "kB" {
-				return 0, fmt.Errorf("VmHWM line %q", line)
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc status")
 }
 
 // moduleRoot finds the directory of mtreplica's go.mod, from the working directory up.

@@ -80,8 +80,10 @@ func run(ctx context.Context, c config, command string) (ok bool, err error) {
 	started := time.Now()
 
 	if c.has("mtreplica") {
-		b.prog.logf("building mtreplica")
-		b.eng = buildEngine(ctx, c.mtBin, work)
+		if c.mtBin == "" || c.fillBin == "" {
+			b.prog.logf("building mtreplica")
+		}
+		b.eng = buildEngine(ctx, c.mtBin, c.fillBin, work)
 		if b.eng.err != nil {
 			b.prog.logf("mtreplica unavailable, its runs will fail: %v", b.eng.err)
 		}
@@ -114,6 +116,7 @@ func run(ctx context.Context, c config, command string) (ok bool, err error) {
 		}
 	}()
 
+	failedRun := false
 	for _, wl := range c.workloads {
 		if err := ctx.Err(); err != nil {
 			return false, err
@@ -121,11 +124,17 @@ func run(ctx context.Context, c config, command string) (ok bool, err error) {
 		if err := b.resetSource(ctx); err != nil {
 			return false, err
 		}
+		b.sourceDirty = true
 		bl, err := b.generate(ctx, wl)
 		if err != nil {
-			return false, err
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			b.note(fmt.Sprintf("workload %s not measured: %s", wl, firstLine(err.Error())))
+			b.prog.logf("%v", err)
+			failedRun = true
+			continue
 		}
-		b.sourceDirty = true
 		if c.has("mtreplica") && b.eng.err == nil {
 			if bl.relayErr = b.fillRelay(ctx, bl); bl.relayErr != nil {
 				b.prog.logf("mtreplica relay log for %s: %v", wl, bl.relayErr)
@@ -139,7 +148,7 @@ func run(ctx context.Context, c config, command string) (ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	ok = true
+	ok = !failedRun
 	for _, r := range b.results {
 		if !r.Verified {
 			ok = false
@@ -221,7 +230,8 @@ func (b *bench) record(r Result) {
 		if r.PeakRSSBytes > 0 {
 			rss = ", peak RSS " + fmtBytes(r.PeakRSSBytes)
 		}
-		b.prog.logf("%s: %d txns in %.2fs = %s txn/s%s, verified", r.label(), r.Txns, r.Seconds, fmtRate(r.TxnPerS), rss)
+		b.prog.logf("%s: %d txns in %.2fs = %s txn/s (first applied after %.2fs%s; fsync %.2f ms, load %.1f), verified",
+			r.label(), r.Txns, r.Seconds, fmtRate(r.TxnPerS), r.FirstApplySeconds, rss, r.FsyncMs, r.LoadAvg)
 	}
 }
 
@@ -241,6 +251,10 @@ func (b *bench) newResult(kind, engine, mode string, workers int, preserve bool,
 		TableSize: b.c.tableSize, Started: time.Now().UTC().Truncate(time.Second)}
 	if kind == "steady" {
 		r.SteadyRate = b.c.steadyRate
+	}
+	r.LoadAvg = loadAverage()
+	if ms, err := fsyncProbe(b.srv.source.Dir, 50); err == nil {
+		r.FsyncMs = ms
 	}
 	return r
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -160,7 +161,7 @@ func (p *progress) logf(format string, args ...any) {
 	defer p.mu.Unlock()
 	p.clearLocked()
 	fmt.Fprintf(p.w, "bench: "+format+"\n", args...)
-	p.drawLocked(false)
+	p.drawLocked()
 }
 
 // tick is called periodically by run; it updates the rate and redraws.
@@ -175,7 +176,7 @@ func (p *progress) tick(now time.Time) {
 		p.lastDone, p.lastAt = p.done, now
 	}
 	if p.tty {
-		p.drawLocked(true)
+		p.drawLocked()
 	} else if now.Sub(p.lastPlain) >= 15*time.Second {
 		p.lastPlain = now
 		fmt.Fprintln(p.w, "bench: "+p.lineLocked(now))
@@ -206,11 +207,10 @@ func (p *progress) lineLocked(now time.Time) string {
 	return fmt.Sprintf("%s: %s, %.0f txn/s now, %.1fs", p.label, how, p.rate, el)
 }
 
-func (p *progress) drawLocked(force bool) {
+func (p *progress) drawLocked() {
 	if !p.tty || p.label == "" {
 		return
 	}
-	_ = force
 	fmt.Fprintf(p.w, "\r\033[K%s", p.lineLocked(time.Now()))
 	p.drawn = true
 }
@@ -220,4 +220,43 @@ func (p *progress) clearLocked() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.drawn = false
 	}
+}
+
+// fsyncProbe measures the latency of a 4 KiB write followed by fdatasync in dir, n times, and returns the median
+// in milliseconds. With strict durability a serial applier commits at most once per redo-log fsync, so this is
+// the figure that explains a slow or noisy run on a shared machine.
+func fsyncProbe(dir string, n int) (float64, error) {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	lat := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if _, err := f.WriteAt(buf, int64(i%16)*4096); err != nil {
+			return 0, err
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			return 0, err
+		}
+		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+	}
+	return median(lat), nil
+}
+
+// loadAverage returns the 1-minute load average (0 if unknown).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }

@@ -47,7 +47,13 @@ func (b *bench) runNative(ctx context.Context, bl *backlog, nc nativeConfig, rep
 		b.prog.finish()
 		return fail(err)
 	}
-	err := waitNativeSQLPos(ctx, dst, bl.end, b.c.timeout, func(p gtidPos) { b.prog.set(p.txnsSince(b.srv.basePos)) })
+	err := waitNativeSQLPos(ctx, dst, bl.end, b.c.timeout, func(p gtidPos) {
+		n := p.txnsSince(b.srv.basePos)
+		if n > 0 && res.FirstApplySeconds == 0 {
+			res.FirstApplySeconds = time.Since(started).Seconds()
+		}
+		b.prog.set(n)
+	})
 	el := time.Since(started)
 	b.prog.finish()
 	if err != nil {

@@ -21,7 +21,7 @@ var workloadInfo = map[string]string{
 	"write16": "sysbench oltp_write_only, 16 clients",
 	"write1":  "sysbench oltp_write_only, 1 client",
 	"insert":  "sysbench oltp_insert, 16 clients",
-	"hotspot": "16 clients, 2 updates per transaction, 90% of them on 8 rows of sbtest1",
+	"hotspot": "16 clients, 2 row updates per transaction, 90% of them on 8 rows of sbtest1",
 	"bigtxn":  "large transactions (insert, update, delete of --big-rows rows each), one client",
 	"ddl":     "sysbench oltp_write_only, 16 clients, plus a DDL statement every 200 ms",
 }
@@ -157,7 +157,7 @@ func hotspot(ctx context.Context, src *mariadbtest.Server, clients, txns, tableS
 
 // bigTransactions commits n transactions of rows rows each into bench.bulk, cycling insert, update, delete.
 func bigTransactions(ctx context.Context, src *mariadbtest.Server, n, rows int) error {
-	c, err := src.Conn(ctx)
+	c, err := src.ConnAs(ctx, "root", "", "bench") // seq_1_to_N resolves in the current database
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (b *bench) withDDL(ctx context.Context, load func(context.Context) error) e
 				"ALTER TABLE " + t + " ADD INDEX v_idx (v), ADD COLUMN w DATETIME(3) NULL",
 				"ALTER TABLE " + sb + " DROP COLUMN ddl_extra",
 				"CREATE INDEX n_idx ON " + t + " (n)",
-				"DROP TABLE IF EXISTS " + fmt.Sprintf("bench.ddl_%d", k-1),
+				fmt.Sprintf("DROP TABLE IF EXISTS bench.`ddl_%d`", k-1), // the previous cycle's table (none before the first)
 			}
 		}
 		for k := 0; ; k++ {

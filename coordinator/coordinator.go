@@ -23,25 +23,68 @@ type Source interface {
 
 var _ Source = (*relaylog.Reader)(nil)
 
+// Gate is a transaction's commit turn, handed to the worker applying it.
+type Gate interface {
+	// Ready reports whether the transaction may commit right now, without
+	// waiting (every transaction it must follow has committed). A worker that
+	// sees Ready can send its COMMIT with the body, in one round trip.
+	Ready() bool
+	// Wait blocks until the transaction may commit. It returns ErrAborted when
+	// the coordinator wants the transaction rolled back and applied again later
+	// (an order-inversion deadlock), or ctx's error.
+	Wait(ctx context.Context) error
+}
+
+// ErrAborted asks a worker to roll its transaction back: the coordinator
+// applies it again once the transactions before it have committed.
+var ErrAborted = errors.New("transaction aborted by the coordinator to break an order-inversion deadlock")
+
 // Worker applies one transaction to the target, recording its progress in the
 // same target transaction; implemented by *applier.Worker. A Worker is used by
 // one goroutine at a time.
 type Worker interface {
-	Apply(ctx context.Context, t *Txn) error
+	// Apply applies t: the body, then (after gate allows) the commit.
+	Apply(ctx context.Context, t *Txn, gate Gate) error
+	// ConnectionID is the target connection id (0 when not connected), used to
+	// match lock waits on the target to workers.
+	ConnectionID() uint32
 }
+
+// LockWait is one lock wait on the target: the connection Waiter waits for a
+// lock that connection Holder holds.
+type LockWait struct{ Waiter, Holder uint32 }
 
 // Options configure a Coordinator.
 type Options struct {
-	// QueueBytes bounds the raw bytes of transactions read but not yet applied
-	// (like replica_pending_jobs_size_max). Default 64 MiB. A transaction larger
-	// than the budget takes the whole budget.
+	// QueueBytes bounds the raw bytes of transactions read but not yet
+	// committed (like replica_pending_jobs_size_max). Default 64 MiB. A
+	// transaction larger than the budget takes the whole budget.
 	QueueBytes int64
+	// PreserveCommitOrder makes transactions commit in source order.
+	PreserveCommitOrder bool
 	// Skip reports whether the target already holds a transaction (from the
 	// executed set read at start). Nil skips nothing.
 	Skip func(t *Txn) bool
-	// OnApplied is called, in commit order, after each transaction commits,
-	// with the low-water mark: the relay position before which everything is applied.
+	// Dependency returns the Seq t must wait for (t may start once every
+	// transaction with Seq <= dep has committed) and whether t is a barrier,
+	// after which the next dependency is computed only once t committed (so
+	// table definitions read from the target are current). Nil: serial (dep =
+	// Seq-1, statements are barriers).
+	Dependency func(t *Txn) (dep uint64, barrier bool, err error)
+	// OnApplied is called after each transaction commits, with the low-water
+	// mark: the relay position before which everything is applied. With
+	// PreserveCommitOrder it is called in source order.
 	OnApplied func(t *Txn, lowWater relaylog.Position)
+	// LockWaits lists lock waits on the target, for the order-inversion
+	// deadlock detector. Nil disables detection (lock wait timeouts and
+	// retries still end such a cycle, slowly).
+	LockWaits func(ctx context.Context) ([]LockWait, error)
+	// MaxAborts bounds how often one transaction is aborted for order
+	// inversion before the coordinator gives up with an error. Default 100.
+	MaxAborts int
+	// PruneEvery: every this many dispatches, a transaction carries the
+	// progress low-water marks (Txn.Prune). Default 1000.
+	PruneEvery int
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Registerer for metrics; nil registers nothing.
@@ -51,6 +94,12 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.QueueBytes <= 0 {
 		o.QueueBytes = 64 << 20
+	}
+	if o.MaxAborts <= 0 {
+		o.MaxAborts = 100
+	}
+	if o.PruneEvery <= 0 {
+		o.PruneEvery = 1000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -71,8 +120,67 @@ type Status struct {
 	OldestPending time.Time
 	Applied       uint64
 	Skipped       uint64
+	Aborts        uint64
 	LastError     string
 	LastErrorTime time.Time
+	Workers       []WorkerStatus
+}
+
+// WorkerStatus mirrors performance_schema.replication_applier_status_by_worker.
+type WorkerStatus struct {
+	WorkerID                    int           `json:"WORKER_ID"`
+	ServiceState                string        `json:"SERVICE_STATE"`
+	ApplyingTransaction         string        `json:"APPLYING_TRANSACTION"`
+	LastAppliedTransaction      string        `json:"LAST_APPLIED_TRANSACTION"`
+	TransactionsApplied         uint64        `json:"TRANSACTIONS_APPLIED"`
+	Retries                     uint64        `json:"RETRIES"`
+	BusyTime                    time.Duration `json:"BUSY_TIME_NS"`
+	CommitWaitTime              time.Duration `json:"COMMIT_WAIT_TIME_NS"`
+	IdleTime                    time.Duration `json:"IDLE_TIME_NS"`
+	LastErrorMessage            string        `json:"LAST_ERROR_MESSAGE"`
+	applyingSince, stateSince   time.Time
+	waitingCommit, applyingBody bool
+}
+
+// entry is a transaction between dispatch and commit.
+type entry struct {
+	t       *Txn
+	turn    chan struct{} // closed when t may commit
+	abort   chan struct{} // closed to abort t
+	worker  int           // the worker applying it, -1 when none
+	running bool          // dispatched and not finished
+	started time.Time
+	aborts  int
+	done    bool
+	waiting bool // the worker is waiting for the commit turn
+}
+
+type gate struct{ e *entry }
+
+func (g gate) Ready() bool {
+	select {
+	case <-g.e.turn:
+		return true
+	default:
+		return false
+	}
+}
+
+func (g gate) Wait(ctx context.Context) error {
+	select {
+	case <-g.e.turn:
+		return nil
+	case <-g.e.abort:
+		return ErrAborted
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type result struct {
+	e      *entry
+	worker int
+	err    error
 }
 
 // Coordinator reads transactions from a Source and applies them with its workers.
@@ -85,23 +193,34 @@ type Coordinator struct {
 
 	mu     sync.Mutex
 	status Status
-	queue  []*Txn // read, not yet committed, in order
+	window []*entry // read and dispatched-or-waiting, not yet committed, in Seq order
+	popped int      // entries retire removed from the window's head, for the dispatcher's index
+	low    uint64   // every Seq <= low is committed or skipped
+	lowCh  chan struct{}
+	marks  map[string]Mark // per stream: the last transaction at or below low
 
 	metrics *metrics
 }
 
-// New returns a Coordinator. This version applies serially: exactly one worker.
+// New returns a Coordinator with one goroutine per worker.
 func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 	opts.setDefaults()
-	if len(workers) != 1 {
-		return nil, fmt.Errorf("coordinator: %d workers given; this build applies with exactly one worker", len(workers))
+	if len(workers) == 0 {
+		return nil, errors.New("coordinator: no workers")
 	}
-	return &Coordinator{
+	c := &Coordinator{
 		src: src, workers: workers, opts: opts,
 		asm:     NewAssembler(),
 		budget:  semaphore.NewWeighted(opts.QueueBytes),
 		metrics: newMetrics(opts.Registerer),
-	}, nil
+		lowCh:   make(chan struct{}),
+		marks:   map[string]Mark{},
+	}
+	c.status.Workers = make([]WorkerStatus, len(workers))
+	for i := range c.status.Workers {
+		c.status.Workers[i] = WorkerStatus{WorkerID: i + 1, ServiceState: "ON", stateSince: time.Now()}
+	}
+	return c, nil
 }
 
 // Status returns a snapshot of the applier state.
@@ -109,8 +228,24 @@ func (c *Coordinator) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.status
-	if len(c.queue) > 0 {
-		s.OldestPending = c.queue[0].CommitTime()
+	s.Workers = append([]WorkerStatus(nil), c.status.Workers...)
+	now := time.Now()
+	for i := range s.Workers {
+		w := &s.Workers[i]
+		switch {
+		case w.waitingCommit:
+			w.CommitWaitTime += now.Sub(w.stateSince)
+		case w.applyingBody:
+			w.BusyTime += now.Sub(w.stateSince)
+		default:
+			w.IdleTime += now.Sub(w.stateSince)
+		}
+	}
+	for _, e := range c.window {
+		if !e.done {
+			s.OldestPending = e.t.CommitTime()
+			break
+		}
 	}
 	return s
 }
@@ -122,7 +257,9 @@ func (c *Coordinator) setState(s string) {
 }
 
 // Run reads, dispatches and applies until ctx is done (returning nil) or an
-// error stops it.
+// error stops it. Goroutines: one reader (assembles, skips, computes
+// dependencies), one dispatcher (hands ready transactions to idle workers,
+// opens commit turns), one per worker, and the deadlock detector.
 func (c *Coordinator) Run(ctx context.Context) error {
 	c.mu.Lock()
 	c.status.Running = true
@@ -135,12 +272,20 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		c.mu.Unlock()
 	}()
 	g, gctx := errgroup.WithContext(ctx)
-	ch := make(chan *Txn, 1024)
+	incoming := make(chan *entry, 64)
+	work := make(chan *entry)
+	results := make(chan result, len(c.workers))
 	g.Go(func() error {
-		defer close(ch)
-		return c.read(gctx, ch)
+		defer close(incoming)
+		return c.read(gctx, incoming)
 	})
-	g.Go(func() error { return c.work(gctx, c.workers[0], ch) })
+	g.Go(func() error { return c.dispatch(gctx, incoming, work, results) })
+	for i, w := range c.workers {
+		g.Go(func() error { return c.runWorker(gctx, i, w, work, results) })
+	}
+	if c.opts.LockWaits != nil && len(c.workers) > 1 {
+		g.Go(func() error { c.detectInversions(gctx); return nil })
+	}
 	err := g.Wait()
 	if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		err = nil
@@ -154,7 +299,10 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	return err
 }
 
-func (c *Coordinator) read(ctx context.Context, ch chan<- *Txn) error {
+// read assembles transactions, skips executed ones, computes dependencies and
+// queues them, within the byte budget.
+func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
+	var barrier uint64 // wait for this Seq to commit before the next Dependency call
 	for {
 		if !c.asm.InTxn() {
 			c.setState("Replica has read all relay log; waiting for more updates")
@@ -179,30 +327,70 @@ func (c *Coordinator) read(ctx context.Context, ch chan<- *Txn) error {
 			c.status.Skipped++
 			c.mu.Unlock()
 			c.metrics.skipped.Inc()
+			// A skipped transaction is committed as far as ordering goes.
+			e := &entry{t: t, done: true, worker: -1}
+			if err := c.enqueue(ctx, out, e, false); err != nil {
+				return err
+			}
 			continue
 		}
-		if err := c.dispatch(ctx, ch, t); err != nil {
+		if barrier > 0 {
+			if err := c.waitLow(ctx, barrier); err != nil {
+				return err
+			}
+			barrier = 0
+		}
+		dep, isBarrier := t.Seq-1, t.Statement
+		if c.opts.Dependency != nil {
+			if dep, isBarrier, err = c.opts.Dependency(t); err != nil {
+				return fmt.Errorf("dependencies of %s: %w", t.ID(), err)
+			}
+		}
+		if dep >= t.Seq {
+			dep = t.Seq - 1
+		}
+		t.Dep = dep
+		if isBarrier {
+			barrier = t.Seq
+		}
+		e := &entry{t: t, turn: make(chan struct{}), abort: make(chan struct{}), worker: -1}
+		if err := c.enqueue(ctx, out, e, true); err != nil {
 			return err
 		}
 	}
 }
 
-// dispatch hands a transaction to the workers once the byte budget allows.
-// With one worker every transaction waits for its predecessor, so commit order
-// is the source's; the parallel scheduler will decide here which transactions
-// may start before their predecessors commit.
-func (c *Coordinator) dispatch(ctx context.Context, ch chan<- *Txn, t *Txn) error {
-	if err := c.budget.Acquire(ctx, c.weight(t)); err != nil {
-		return err
+func (c *Coordinator) enqueue(ctx context.Context, out chan<- *entry, e *entry, charge bool) error {
+	if charge {
+		if err := c.budget.Acquire(ctx, c.weight(e.t)); err != nil {
+			return err
+		}
 	}
-	c.mu.Lock()
-	c.queue = append(c.queue, t)
-	c.mu.Unlock()
 	select {
-	case ch <- t:
+	case out <- e:
 		return nil
 	case <-ctx.Done():
+		if charge {
+			c.budget.Release(c.weight(e.t))
+		}
 		return ctx.Err()
+	}
+}
+
+// waitLow blocks until every Seq <= seq has committed.
+func (c *Coordinator) waitLow(ctx context.Context, seq uint64) error {
+	for {
+		c.mu.Lock()
+		low, ch := c.low, c.lowCh
+		c.mu.Unlock()
+		if low >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -214,42 +402,4 @@ func (c *Coordinator) weight(t *Txn) int64 {
 		return 1
 	}
 	return t.Bytes
-}
-
-func (c *Coordinator) work(ctx context.Context, w Worker, ch <-chan *Txn) error {
-	for t := range ch {
-		c.setState("Applying " + t.ID())
-		start := time.Now()
-		if err := w.Apply(ctx, t); err != nil {
-			return err
-		}
-		c.metrics.applySeconds.Observe(time.Since(start).Seconds())
-		c.metrics.applied.Inc()
-		c.budget.Release(c.weight(t))
-		c.committed(t)
-	}
-	return ctx.Err()
-}
-
-// committed records t as applied and advances the low-water mark.
-func (c *Coordinator) committed(t *Txn) {
-	c.mu.Lock()
-	if len(c.queue) > 0 && c.queue[0] == t {
-		c.queue = c.queue[1:]
-	}
-	low := t.Next
-	if len(c.queue) > 0 {
-		low = c.queue[0].Start
-	}
-	c.status.Applied++
-	c.status.LastApplied = t.ID()
-	c.status.LastCommitTime = t.CommitTime()
-	c.status.RelayPos = t.Next
-	c.status.SourceFile = t.Info.SourceFile
-	c.status.ExecSourcePos = t.Info.EndPos
-	c.mu.Unlock()
-	c.metrics.lagSeconds.Set(time.Since(t.CommitTime()).Seconds())
-	if c.opts.OnApplied != nil {
-		c.opts.OnApplied(t, low)
-	}
 }

@@ -32,7 +32,12 @@ type recordingWorker struct {
 	failAt  int
 }
 
-func (w *recordingWorker) Apply(ctx context.Context, t *Txn) error {
+func (w *recordingWorker) ConnectionID() uint32 { return 0 }
+
+func (w *recordingWorker) Apply(ctx context.Context, t *Txn, g Gate) error {
+	if err := g.Wait(ctx); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failAt > 0 && len(w.applied)+1 == w.failAt {
@@ -70,15 +75,10 @@ func TestCoordinatorOrderAndLowWater(t *testing.T) {
 	w := &recordingWorker{}
 	var lows []relaylog.Position
 	var mu sync.Mutex
-	skipped := 0
 	c, err := New(src, []Worker{w}, Options{
-		QueueBytes: 4096,
+		QueueBytes: 4096, PreserveCommitOrder: true,
 		Skip: func(t *Txn) bool {
-			if t.Seq%10 == 3 {
-				skipped++
-				return true
-			}
-			return false
+			return t.Seq%10 == 3
 		},
 		OnApplied: func(t *Txn, low relaylog.Position) {
 			mu.Lock()
@@ -93,13 +93,14 @@ func TestCoordinatorOrderAndLowWater(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Status().Applied+uint64(skipped) < 405 && time.Now().Before(deadline) {
+	for c.Status().Applied+c.Status().Skipped < 405 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	skipped := int(c.Status().Skipped)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.applied)+skipped != 405 {
@@ -138,7 +139,7 @@ func TestCoordinatorWorkerError(t *testing.T) {
 	if st := c.Status(); st.LastError != "boom" || st.Applied != 6 {
 		t.Fatalf("status %+v", st)
 	}
-	if _, err := New(src, nil, Options{}); err == nil {
+	if _, err := New(src, nil, Options{PreserveCommitOrder: true}); err == nil {
 		t.Fatal("New with no workers succeeded")
 	}
 }

@@ -24,6 +24,12 @@ type Txn struct {
 	Start, Next relaylog.Position
 	// Bytes is the raw size of the transaction's events.
 	Bytes int64
+	// Dep: the transaction may start once every transaction with Seq <= Dep
+	// has committed (set by the coordinator's dependency tracking).
+	Dep uint64
+	// Prune, when set, lists progress low-water marks the worker records in
+	// this transaction (and prunes the progress rows below them).
+	Prune []Mark
 	// Statement is set when the transaction is one statement without BEGIN
 	// (DDL, or a non-transactional statement): it commits implicitly on the target.
 	Statement bool
@@ -121,8 +127,7 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 		return nil, nil
 	}
 	if fr.Start {
-		a.seq++
-		a.cur = &Txn{Seq: a.seq, Start: ev.Pos}
+		a.cur = &Txn{Start: ev.Pos}
 	}
 	if a.cur == nil {
 		return nil, fmt.Errorf("event %s at %s outside any transaction", fr.Header.Type, ev.Pos)
@@ -134,6 +139,8 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 	}
 	t := a.cur
 	a.cur = nil
+	a.seq++ // numbered when complete: an abandoned transaction takes no number
+	t.Seq = a.seq
 	t.Next = ev.Next
 	t.Info = a.framer.Txn()
 	t.Statement = t.Info.Statement

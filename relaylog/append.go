@@ -95,6 +95,7 @@ func (l *Log) Append(ev []byte) error {
 	prevFile, prevPos := w.fr.SourceFile(), w.fr.SourcePos()
 	f, err := w.fr.Next(ev)
 	if err != nil {
+		w.fr.SetSource(prevFile, prevPos) // the framer may have taken the rejected event's position
 		return fmt.Errorf("append %s (source %s, end_log_pos %d): %w: %w", h.Type, prevFile, h.LogPos, ErrInvalidEvent, err)
 	}
 	if h.Type == replication.ROTATE_EVENT {

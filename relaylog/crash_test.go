@@ -103,7 +103,7 @@ func TestCrashEveryOffset(t *testing.T) {
 		{"mariadb", mariadbFiles[2:], 1 << 10},
 		{"mariadb-rotation", mariadbFiles[2:], 4 << 10},
 		{"mysql8", mysql8Files[:2], 1 << 10},
-		{"mysql57-no-checksum", mysqlNoChecksumFiles, 32 << 10},
+		{"mysql57-no-checksum", mysqlNoChecksumFiles, 2 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			evs := raws(fixtureStream(t, tc.files...))
@@ -122,13 +122,19 @@ func TestCrashEveryOffset(t *testing.T) {
 			hdrEnd := headerEnd(seg)
 			t.Logf("%d segments, last %s: %d bytes", len(orig)-1, last, len(seg))
 			o.Dir = filepath.Join(base, "crash")
-			for k := 0; k <= len(seg); k++ {
-				files := map[string][]byte{}
-				for n, b := range orig {
-					files[n] = b
+			writeDir(t, o.Dir, orig)
+			step := 1
+			if testing.Short() {
+				step = 7
+			}
+			for k := 0; k <= len(seg); k += step {
+				// Only the last segment and the index change: older segments
+				// are sealed (checked in full every 64 cuts).
+				for name, b := range map[string][]byte{last: seg[:k], "relay-bin.index": orig["relay-bin.index"]} {
+					if err := os.WriteFile(filepath.Join(o.Dir, name), b, 0o640); err != nil {
+						t.Fatal(err)
+					}
 				}
-				files[last] = seg[:k]
-				writeDir(t, o.Dir, files)
 				l, err := Open(o)
 				if err != nil {
 					t.Fatalf("cut at %d: Open: %v", k, err)
@@ -168,13 +174,20 @@ func TestCrashEveryOffset(t *testing.T) {
 				if err := l.Close(); err != nil {
 					t.Fatal(err)
 				}
-				got := readDir(t, o.Dir)
-				if len(got) != len(orig) {
-					t.Fatalf("cut at %d: %d files, want %d", k, len(got), len(orig))
+				got := map[string][]byte{}
+				if k%64 == 0 || k == len(seg) {
+					got = readDir(t, o.Dir)
+					if len(got) != len(orig) {
+						t.Fatalf("cut at %d: %d files, want %d", k, len(got), len(orig))
+					}
+				} else {
+					for _, name := range []string{last, "relay-bin.index"} {
+						got[name], _ = os.ReadFile(filepath.Join(o.Dir, name))
+					}
 				}
-				for name, b := range orig {
-					if !bytes.Equal(got[name], b) {
-						t.Fatalf("cut at %d: %s differs after appending the rest (%d bytes, want %d)", k, name, len(got[name]), len(b))
+				for name, b := range got {
+					if !bytes.Equal(b, orig[name]) {
+						t.Fatalf("cut at %d: %s differs after appending the rest (%d bytes, want %d)", k, name, len(b), len(orig[name]))
 					}
 				}
 			}
@@ -184,7 +197,7 @@ func TestCrashEveryOffset(t *testing.T) {
 
 // synthLog builds a one-segment log of n synthetic transactions and returns
 // its directory, the segment bytes and the offset of each transaction.
-func synthLog(t *testing.T, n int) (o Options, seg []byte, txnAt []int64) {
+func synthLog(t testing.TB, n int) (o Options, seg []byte, txnAt []int64) {
 	s := newSynth(t)
 	o = Options{Dir: t.TempDir(), Sync: SyncPolicy{Mode: SyncNever}}
 	l := mustOpen(t, o)

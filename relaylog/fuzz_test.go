@@ -13,8 +13,8 @@ import (
 // checks). Nothing may panic; errors name the segment and an offset in it;
 // after a successful Open a reader reads every published event cleanly.
 func FuzzReader(f *testing.F) {
-	o, seg, txnAt := synthLog(&testing.T{}, 3)
-	_ = o
+	_, seg, txnAt := synthLog(f, 3)
+	dir := fastTempDir(f) // reused: execs within a worker are sequential
 	f.Add(seg)
 	f.Add(seg[:txnAt[1]+7])
 	f.Add(seg[:40])
@@ -26,8 +26,11 @@ func FuzzReader(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join(fixtures, "rust_mysql_common/corrupt-relay-bin.000624")); err == nil {
 		f.Add(b[:min(len(b), 4096)])
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzOne(t, dir, seg, data) })
+}
+
+func fuzzOne(t *testing.T, dir string, seg, data []byte) {
+	{
 		checkErr := func(what string, err error) {
 			var cerr *CorruptionError
 			if !errors.As(err, &cerr) {
@@ -90,5 +93,6 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("event at %v ends past the segment", ev.Pos)
 			}
 		}
-	})
+
+	}
 }

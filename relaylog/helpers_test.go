@@ -138,7 +138,7 @@ func (s *synth) event(t replication.EventType, body []byte) []byte {
 func (s *synth) query(q string) []byte {
 	body := make([]byte, 13, 13+len(q)+8)
 	body = append(body, "test\x00"...) // schema
-	body[8] = 4                          // schema length
+	body[8] = 4                        // schema length
 	body = append(body, q...)
 	return s.event(replication.QUERY_EVENT, body)
 }

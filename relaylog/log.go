@@ -467,4 +467,3 @@ func (l *Log) segIndex(num uint64) int {
 	})
 	return i
 }
-

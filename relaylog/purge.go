@@ -3,7 +3,6 @@ package relaylog
 import (
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/mtreplica/mtreplica/internal/gtid"
 )
@@ -114,7 +113,6 @@ func (l *Log) Reset() error {
 	l.segs = nil
 	l.st = pubState{retrieved: gtid.NewSet(0)}
 	l.w.reset()
-	l.w.lastSync = time.Now()
 	l.m.segments.Set(0)
 	l.m.bytes.Set(0)
 	return nil

@@ -50,6 +50,7 @@ type Reader struct {
 // end (an Event's Pos or Next).
 func (l *Log) NewReader(from Position) (*Reader, error) {
 	r := &Reader{l: l}
+	var size int64
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -73,6 +74,7 @@ func (l *Log) NewReader(from Position) (*Reader, error) {
 			l.mu.Unlock()
 			return nil, err
 		}
+		size = s.size
 	} else if !from.IsZero() {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("new reader at %s: %w: the log is empty", l.FormatPosition(from), ErrInvalidPosition)
@@ -80,7 +82,7 @@ func (l *Log) NewReader(from Position) (*Reader, error) {
 	l.readers[r] = struct{}{}
 	l.mu.Unlock()
 	if r.seg != nil && from.Offset > int64(len(binlogfmt.Magic)) {
-		if err := r.seekPastHeader(from.Offset); err != nil {
+		if err := r.seekPastHeader(from.Offset, size); err != nil {
 			_ = r.Close()
 			return nil, err
 		}
@@ -102,15 +104,16 @@ func (r *Reader) open(s *segment) error {
 	return nil
 }
 
-// seekPastHeader reads the segment header and queues it, then moves to off.
-func (r *Reader) seekPastHeader(off int64) error {
+// seekPastHeader reads the segment header (of size published bytes) and
+// queues it, then moves to off.
+func (r *Reader) seekPastHeader(off, size int64) error {
 	pos := int64(len(binlogfmt.Magic))
 	magic := make([]byte, pos)
 	if _, err := r.f.ReadAt(magic, 0); err != nil || !bytes.Equal(magic, binlogfmt.Magic) {
 		return r.corrupt(0, ErrBadMagic)
 	}
 	for i := 0; i < 2 && pos < off; i++ {
-		ev, err := r.readAt(pos, off-pos)
+		ev, err := r.readAt(pos, size-pos)
 		if err != nil {
 			return err
 		}
@@ -125,7 +128,7 @@ func (r *Reader) seekPastHeader(off int64) error {
 		r.pending = append(r.pending, Event{Raw: ev, Pos: Position{r.seg.num, pos}, Next: Position{r.seg.num, next}})
 		pos = next
 	}
-	if pos > off || (pos < off && len(r.pending) < 2) {
+	if pos > off {
 		return fmt.Errorf("new reader at %s: %w: inside the segment header", r.l.FormatPosition(Position{r.seg.num, off}), ErrInvalidPosition)
 	}
 	r.pending[len(r.pending)-1].Next = Position{r.seg.num, off}
@@ -282,10 +285,11 @@ func (r *Reader) advance() (<-chan struct{}, error) {
 		return nil, r.open(l.segs[0])
 	}
 	if s := r.seg; s.size > r.limit {
-		if r.br == nil {
-			r.br = bufio.NewReaderSize(nil, readBufSize)
-		}
 		r.limit = s.size
+		// The buffer is empty here; grow it up to readBufSize as sections grow.
+		if n := r.limit - r.off; r.br == nil || (r.br.Size() < readBufSize && int64(r.br.Size()) < n) {
+			r.br = bufio.NewReaderSize(nil, int(min(max(n, 4<<10), readBufSize)))
+		}
 		r.br.Reset(io.NewSectionReader(r.f, r.off, r.limit-r.off))
 		return nil, nil
 	}

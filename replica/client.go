@@ -110,12 +110,12 @@ func (c *Client) Run(ctx context.Context, start func() (StartPosition, error)) e
 	c.setState(IOConnecting)
 	defer c.setState(IONo)
 
-	failures := 0 // consecutive connections that delivered nothing
+	failures := 0 // consecutive connections that made no progress
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		connected, delivered, err := c.session(ctx, start)
+		connected, progressed, err := c.session(ctx, start)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -130,7 +130,7 @@ func (c *Client) Run(ctx context.Context, start func() (StartPosition, error)) e
 			c.log.Error("receiver stopped", "error", perm)
 			return perm
 		}
-		if delivered {
+		if progressed {
 			failures = 0
 		}
 		failures++
@@ -159,8 +159,9 @@ func (c *Client) Run(ctx context.Context, start func() (StartPosition, error)) e
 // session runs one connection: discard a partial transaction, ask where to
 // start, connect (running the preflight on the replication connection itself),
 // and stream until an error or ctx is done. connected says whether the dump
-// started; delivered whether any event reached the relay log.
-func (c *Client) session(ctx context.Context, start func() (StartPosition, error)) (connected, delivered bool, err error) {
+// started; progressed whether it delivered more than the opening metadata
+// events (a transaction's event or a heartbeat).
+func (c *Client) session(ctx context.Context, start func() (StartPosition, error)) (connected, progressed bool, err error) {
 	if err := c.relay.DiscardPartial(); err != nil {
 		return false, false, relayError("discard partial transaction", err)
 	}
@@ -213,7 +214,7 @@ func (c *Client) session(ctx context.Context, start func() (StartPosition, error
 		c.setState(IOConnecting)
 		c.recordError(err, true)
 	}
-	return true, h.events.Load() > 0, err
+	return true, h.progress.Load(), err
 }
 
 // guard runs fn, turning a panic of go-mysql's client into an error: its
@@ -325,16 +326,17 @@ func (c *Client) syncerConfig(h *streamHandler, onConnect func(*client.Conn) err
 //     description arrives and, when that says CRC32, given a checksum, so the
 //     relay log receives a uniform stream (as MySQL's receiver does).
 type streamHandler struct {
-	c       *Client
-	events  atomic.Int64
-	sawFD   bool                     // a format description arrived on this connection
-	pending *replication.BinlogEvent // the opening artificial ROTATE, until the format description
+	c        *Client
+	progress atomic.Bool              // a heartbeat or an event beyond the opening metadata arrived
+	sawFD    bool                     // a format description arrived on this connection
+	pending  *replication.BinlogEvent // the opening artificial ROTATE, until the format description
 }
 
 func (h *streamHandler) HandleEvent(e *replication.BinlogEvent) error {
 	now := h.c.now()
 	switch e.Header.EventType {
 	case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
+		h.progress.Store(true)
 		h.c.onHeartbeat(now)
 		return nil
 	case replication.ROTATE_EVENT:
@@ -369,7 +371,12 @@ func (h *streamHandler) append(e *replication.BinlogEvent, now time.Time) error 
 	if err := h.c.relay.Append(e.RawData); err != nil {
 		return relayError("append", err)
 	}
-	h.events.Add(1)
+	switch e.Header.EventType {
+	case replication.ROTATE_EVENT, replication.FORMAT_DESCRIPTION_EVENT, replication.PREVIOUS_GTIDS_EVENT,
+		replication.MARIADB_GTID_LIST_EVENT, replication.MARIADB_BINLOG_CHECKPOINT_EVENT:
+	default:
+		h.progress.Store(true)
+	}
 	h.c.onEvent(e, now)
 	return nil
 }
@@ -411,4 +418,6 @@ func (g goMySQLHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return goMySQLHandler{g.h.WithAttrs(as)}
 }
 
-func (g goMySQLHandler) WithGroup(name string) slog.Handler { return goMySQLHandler{g.h.WithGroup(name)} }
+func (g goMySQLHandler) WithGroup(name string) slog.Handler {
+	return goMySQLHandler{g.h.WithGroup(name)}
+}

@@ -97,7 +97,6 @@ const (
 	erNotSupportedAuthMode = 1251
 	erAccessDeniedNoPass   = 1698
 	erSourceFatalReading   = mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG // 1236
-	erUnknownSystemVar     = 1193
 )
 
 // classify turns an error of one connection into a permanent *FatalError (or

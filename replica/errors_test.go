@@ -13,7 +13,9 @@ import (
 )
 
 func TestClassify(t *testing.T) {
-	my := func(code uint16, msg string) error { return perrors.Trace(&mysql.MyError{Code: code, Message: msg, State: "HY000"}) }
+	my := func(code uint16, msg string) error {
+		return perrors.Trace(&mysql.MyError{Code: code, Message: msg, State: "HY000"})
+	}
 	tests := []struct {
 		name string
 		err  error

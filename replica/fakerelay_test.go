@@ -1,8 +1,6 @@
 package replica
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -15,24 +13,23 @@ import (
 )
 
 // fakeRelay is an in-memory RelayLog: the events, and the GTIDs of the complete
-// transactions in arrival order. DiscardPartial drops events after the last
-// complete transaction. Every event after the format description must carry a
-// valid checksum when the format description says so.
+// transactions in arrival order, framed by binlogfmt.Framer. DiscardPartial
+// drops events after the last complete transaction. Every event after the
+// format description must carry a valid checksum when it says so.
 type fakeRelay struct {
 	mu        sync.Mutex
-	fr        miniFramer
+	fr        binlogfmt.Framer
 	events    [][]byte
 	committed int // len(events) at the end of the last complete transaction
 	txns      []gtid.GTID
-	discards  int // DiscardPartial calls that dropped something
-	appendErr error
+	discards  int          // DiscardPartial calls that dropped something
 	delay     atomic.Int64 // nanoseconds per Append: a slow relay log makes the receiver lag
-	err       error // a framing error, reported by check
+	err       error        // a framing error, reported by check
 }
 
 var _ RelayLog = (*fakeRelay)(nil)
 
-func newFakeRelay() *fakeRelay { return &fakeRelay{} }
+func newFakeRelay() *fakeRelay { return &fakeRelay{fr: binlogfmt.Framer{VerifyChecksums: true}} }
 
 func (r *fakeRelay) Append(ev []byte) error {
 	if d := r.delay.Load(); d > 0 {
@@ -40,12 +37,9 @@ func (r *fakeRelay) Append(ev []byte) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.appendErr != nil {
-		return r.appendErr
-	}
-	f, err := r.fr.next(ev)
+	f, err := r.fr.Next(ev)
 	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("event %d: %w", len(r.events), err)
+		r.err = fmt.Errorf("event %d (%s): %w", len(r.events), f.Header.Type, err)
 	}
 	if f.Abandoned {
 		r.events = r.events[:r.committed]
@@ -54,8 +48,8 @@ func (r *fakeRelay) Append(ev []byte) error {
 	switch {
 	case f.End:
 		r.committed = len(r.events)
-		r.txns = append(r.txns, r.fr.gtid)
-	case f.Meta && !r.fr.inTxn:
+		r.txns = append(r.txns, r.fr.Txn().GTID)
+	case f.Meta && !r.fr.InTxn():
 		r.committed = len(r.events)
 	}
 	return nil
@@ -68,7 +62,7 @@ func (r *fakeRelay) DiscardPartial() error {
 		r.discards++
 	}
 	r.events = r.events[:r.committed]
-	r.fr.inTxn = false
+	r.fr.Reset()
 	return nil
 }
 
@@ -98,76 +92,17 @@ func (r *fakeRelay) check() error {
 	return r.err
 }
 
-// miniFramer frames a MariaDB event stream: a GTID event opens a transaction
-// (MariaDB writes no BEGIN: the GTID event is it); a standalone one ends with the
-// next statement, another with XID or COMMIT/ROLLBACK.
-type miniFramer struct {
-	checksum   bool
-	inTxn      bool
-	standalone bool
-	gtid       gtid.GTID
-}
-
-type miniFrame struct{ Start, End, Meta, Abandoned bool }
-
-func (m *miniFramer) next(ev []byte) (miniFrame, error) {
-	var f miniFrame
-	h, err := binlogfmt.ParseHeader(ev)
-	if err != nil {
-		return f, err
-	}
-	if int(h.EventSize) != len(ev) {
-		return f, fmt.Errorf("%s: event_size %d, have %d bytes", h.Type, h.EventSize, len(ev))
-	}
-	if h.Type == replication.FORMAT_DESCRIPTION_EVENT {
-		fd, err := binlogfmt.ParseFormatDescription(ev)
-		if err != nil {
-			return f, err
-		}
-		m.checksum = fd.Checksum
-		f.Meta, f.Abandoned, m.inTxn = true, m.inTxn, false
-		return f, nil
-	}
-	body := ev[binlogfmt.HeaderLen:]
-	if m.checksum {
-		if err := binlogfmt.VerifyChecksum(ev); err != nil {
-			return f, fmt.Errorf("%s at %d: %w", h.Type, h.LogPos, err)
-		}
-		body = body[:len(body)-binlogfmt.ChecksumLen]
-	}
-	switch h.Type {
-	case replication.ROTATE_EVENT, replication.MARIADB_GTID_LIST_EVENT, replication.MARIADB_BINLOG_CHECKPOINT_EVENT,
-		replication.HEARTBEAT_EVENT, replication.STOP_EVENT:
-		if m.inTxn {
-			return f, fmt.Errorf("%s inside a transaction", h.Type)
-		}
-		f.Meta = true
-	case replication.MARIADB_GTID_EVENT:
-		if len(body) < 13 {
-			return f, fmt.Errorf("short GTID event")
-		}
-		f.Start, f.Abandoned = true, m.inTxn
-		m.inTxn = true
-		m.standalone = body[12]&1 != 0
-		m.gtid = gtid.MariaDBGTID(binary.LittleEndian.Uint32(body[8:]), h.ServerID, binary.LittleEndian.Uint64(body))
-	case replication.XID_EVENT:
-		if !m.inTxn {
-			return f, fmt.Errorf("XID outside a transaction")
-		}
-		f.End = true
-	case replication.QUERY_EVENT:
-		if !m.inTxn {
-			return f, fmt.Errorf("query outside a transaction")
-		}
-		q := bytes.ToUpper(bytes.TrimSpace(binlogfmt.QueryText(body, 13)))
-		f.End = m.standalone || bytes.Equal(q, []byte("COMMIT")) || bytes.Equal(q, []byte("ROLLBACK"))
-	default:
-		if !m.inTxn {
-			return f, fmt.Errorf("%s outside a transaction", h.Type)
+// count returns how many appended events have one of the types.
+func (r *fakeRelay) count(types ...replication.EventType) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ev := range r.events {
+		for _, t := range types {
+			if replication.EventType(ev[4]) == t {
+				n++
+			}
 		}
 	}
-	if f.End {
-		m.inTxn = false
-	}
-	return f, nil
+	return n
 }

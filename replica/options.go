@@ -60,7 +60,8 @@ type Options struct {
 	ConnectRetry    time.Duration
 	MaxConnectRetry time.Duration
 	// MaxReconnects bounds consecutive failed connection attempts (SOURCE_RETRY_COUNT);
-	// a connection that delivers events resets the count. 0 = retry forever.
+	// a connection that delivers a transaction's event or a heartbeat resets the
+	// count. 0 = retry forever.
 	MaxReconnects int
 
 	// AllowStatementFormat accepts a source with binlog_format STATEMENT or MIXED.

@@ -44,6 +44,10 @@ type fileConfig struct {
 	Idempotent            bool   `yaml:"idempotent"`
 	AllowStatement        bool   `yaml:"allow_statement_format"`
 	LogLevel              string `yaml:"log_level"`
+	Workers               int    `yaml:"replica_parallel_workers"`
+	PreserveCommitOrder   *bool  `yaml:"replica_preserve_commit_order"`
+	NoReceiver            bool   `yaml:"no_receiver"`
+	NoApplier             bool   `yaml:"no_applier"`
 }
 
 type runFlags struct {
@@ -74,6 +78,10 @@ func cmdRun(args []string) error {
 	fs.BoolVar(&f.Idempotent, "idempotent", false, "ignore missing rows and duplicate keys instead of stopping (counted, logged)")
 	fs.BoolVar(&f.AllowStatement, "allow-statement-format", false, "accept a source with binlog_format STATEMENT or MIXED")
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info (default), warn, error")
+	fs.IntVar(&f.Workers, "workers", 0, "parallel workers, each with its own target connection (replica_parallel_workers; default 1)")
+	preserve := fs.Bool("preserve-commit-order", true, "commit in source order (replica_preserve_commit_order)")
+	fs.BoolVar(&f.NoReceiver, "no-receiver", false, "run only the applier, on what the relay log holds")
+	fs.BoolVar(&f.NoApplier, "no-applier", false, "run only the receiver, filling the relay log")
 	fs.StringVar(&f.statusFile, "status-file", "", "where to write status JSON every second (default RELAY_DIR/status.json)")
 	fs.Parse(args)
 
@@ -111,6 +119,18 @@ func cmdRun(args []string) error {
 	}
 	if set["idempotent"] {
 		fc.Idempotent = f.Idempotent
+	}
+	if set["workers"] {
+		fc.Workers = f.Workers
+	}
+	if set["preserve-commit-order"] {
+		fc.PreserveCommitOrder = preserve
+	}
+	if set["no-receiver"] {
+		fc.NoReceiver = f.NoReceiver
+	}
+	if set["no-applier"] {
+		fc.NoApplier = f.NoApplier
 	}
 	if set["allow-statement-format"] {
 		fc.AllowStatement = f.AllowStatement
@@ -209,6 +229,10 @@ func buildConfig(fc fileConfig) (mtreplica.Config, error) {
 		cfg.StartFile, cfg.StartPos = fc.StartFile, fc.StartPos
 	}
 	cfg.Idempotent, cfg.Source.AllowStatementFormat = fc.Idempotent, fc.AllowStatement
+	cfg.Workers, cfg.NoReceiver, cfg.NoApplier = fc.Workers, fc.NoReceiver, fc.NoApplier
+	if fc.PreserveCommitOrder != nil {
+		cfg.UnorderedCommits = !*fc.PreserveCommitOrder
+	}
 	return cfg, errors.Join(errs...)
 }
 

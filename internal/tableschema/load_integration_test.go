@@ -125,6 +125,55 @@ func TestLoadFromMariaDB(t *testing.T) {
 		t.Fatalf("missing schema: %v", err)
 	}
 
+	// Foreign keys referencing a table, with their rules; prefix keys; WITHOUT OVERLAPS.
+	if err := srv.Exec(ctx,
+		"CREATE DATABASE s2",
+		"CREATE TABLE s.p2 (id INT PRIMARY KEY, code VARCHAR(20) NOT NULL, t TEXT, KEY k_code (code, id), "+
+			"UNIQUE KEY u_pfx (code(4)), UNIQUE KEY u_t (t))",
+		"CREATE TABLE s2.c2 (id INT PRIMARY KEY, pcode VARCHAR(20), pid INT, "+
+			"CONSTRAINT fk_c2 FOREIGN KEY (pcode, pid) REFERENCES s.p2 (code, id) ON DELETE CASCADE)",
+		"CREATE TABLE s.c3 (id INT PRIMARY KEY, p INT, "+
+			"CONSTRAINT fk_c3 FOREIGN KEY (p) REFERENCES s.p2 (id) ON UPDATE CASCADE ON DELETE SET NULL)",
+		"CREATE TABLE s.per (id INT NOT NULL, s DATE NOT NULL, e DATE NOT NULL, PERIOD FOR pp (s, e), "+
+			"UNIQUE KEY uo (id, pp WITHOUT OVERLAPS), UNIQUE KEY plain (id, e, s))",
+	); err != nil {
+		t.Fatal(err)
+	}
+	par, err := tableschema.Load(c, "s", "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []tableschema.IncomingFK{{ChildSchema: "s", ChildTable: "child", Name: "fk_parent", Columns: []int{0, 1},
+		DeleteRule: "RESTRICT", UpdateRule: "RESTRICT"}}; !reflect.DeepEqual(par.ReferencedBy, want) {
+		t.Errorf("parent referenced by %+v", par.ReferencedBy)
+	}
+	pk2, err := tableschema.Load(c, "s", "p2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []tableschema.IncomingFK{
+		{ChildSchema: "s", ChildTable: "c3", Name: "fk_c3", Columns: []int{0}, DeleteRule: "SET NULL", UpdateRule: "CASCADE"},
+		{ChildSchema: "s2", ChildTable: "c2", Name: "fk_c2", Columns: []int{1, 0}, DeleteRule: "CASCADE", UpdateRule: "RESTRICT"},
+	}; !reflect.DeepEqual(pk2.ReferencedBy, want) {
+		t.Errorf("p2 referenced by %+v", pk2.ReferencedBy)
+	}
+	prefixes := map[string][]int{}
+	for _, k := range pk2.UniqueKeys {
+		prefixes[k.Name] = k.Prefix
+	}
+	if !reflect.DeepEqual(prefixes, map[string][]int{"u_pfx": {4}, "u_t": nil}) || pk2.PrimaryKeyPrefix != nil {
+		t.Errorf("prefixes %v, primary %v", prefixes, pk2.PrimaryKeyPrefix)
+	}
+	per, err := tableschema.Load(c, "s", "per")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range per.UniqueKeys {
+		if k.WithoutOverlaps != (k.Name == "uo") || len(k.Columns) != 3 {
+			t.Errorf("key %+v", k)
+		}
+	}
+
 	// The cache reloads after invalidation and sees DDL.
 	cache := tableschema.NewCache()
 	p1, err := cache.Get(c, "s", "parent")

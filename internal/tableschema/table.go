@@ -40,6 +40,40 @@ type Index struct {
 	Columns []int // ordinals, in key order
 	Primary bool
 	Unique  bool
+	// Prefix[i] is the prefix length of key part i (information_schema.STATISTICS.SUB_PART: characters, bytes for
+	// binary strings), 0 when the whole column is indexed; nil when no key part is a prefix. Uniqueness then holds
+	// for the prefixes only: values that differ after the prefix still collide.
+	Prefix []int
+	// WithoutOverlaps marks a MariaDB application-time period key (UNIQUE (id, p WITHOUT OVERLAPS)): its last two
+	// columns are the period's end and start (in that order, as STATISTICS lists them), and two rows collide when
+	// the other columns are equal and the periods overlap, not only when they are equal.
+	WithoutOverlaps bool
+}
+
+// IncomingFK is a foreign key of another table (the child) that references this table (the parent).
+type IncomingFK struct {
+	ChildSchema, ChildTable, Name string
+	Columns                       []int // ordinals in this (parent) table, in constraint order
+	// DeleteRule and UpdateRule are information_schema.REFERENTIAL_CONSTRAINTS' rules: CASCADE, SET NULL,
+	// RESTRICT, NO ACTION or SET DEFAULT.
+	DeleteRule, UpdateRule string
+}
+
+// CascadesDelete reports whether deleting a parent row may change child rows (CASCADE, SET NULL, SET DEFAULT).
+// Such changes are not written to the binlog.
+func (fk *IncomingFK) CascadesDelete() bool { return cascadingRule(fk.DeleteRule) }
+
+// CascadesUpdate reports whether changing a referenced value may change child rows (CASCADE, SET NULL,
+// SET DEFAULT). Such changes are not written to the binlog.
+func (fk *IncomingFK) CascadesUpdate() bool { return cascadingRule(fk.UpdateRule) }
+
+// cascadingRule reports whether a referential action changes child rows. An unknown rule counts as cascading.
+func cascadingRule(rule string) bool {
+	switch strings.ToUpper(rule) {
+	case "RESTRICT", "NO ACTION":
+		return false
+	}
+	return true
 }
 
 // ForeignKey is a foreign key of a table, pointing at its parent.
@@ -59,6 +93,16 @@ type Table struct {
 	PrimaryKey   []int        // ordinals of the primary key; nil if the table has none
 	UniqueKeys   []Index      // non-primary unique keys, fewest columns first, then by name
 	ForeignKeys  []ForeignKey // by constraint name
+
+	// PrimaryKeyPrefix and PrimaryKeyWithoutOverlaps are Index.Prefix and Index.WithoutOverlaps of the primary key.
+	PrimaryKeyPrefix          []int
+	PrimaryKeyWithoutOverlaps bool
+	// FunctionalUniqueKeys names the unique keys left out of UniqueKeys because a key part is an expression (MySQL
+	// 8.0.13+ functional key parts): no row image carries their values.
+	FunctionalUniqueKeys []string
+	// ReferencedBy lists the foreign keys of other tables (and of this one) that reference this table, by child
+	// schema, child table and constraint name.
+	ReferencedBy []IncomingFK
 
 	// byName maps lowercased column names to ordinals; built by Load and Init, nil on a hand-built Table
 	// (ColumnByName then scans).
@@ -154,6 +198,11 @@ func (t *Table) validate() error {
 	}
 	for _, fk := range t.ForeignKeys {
 		if err := check("foreign key "+fk.Name, fk.Columns); err != nil {
+			return err
+		}
+	}
+	for _, fk := range t.ReferencedBy {
+		if err := check("foreign key "+fk.ChildSchema+"."+fk.ChildTable+"."+fk.Name, fk.Columns); err != nil {
 			return err
 		}
 	}

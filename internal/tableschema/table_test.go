@@ -17,6 +17,8 @@ type fakeServer struct {
 	columns map[string][][]any
 	indexes map[string][][]any
 	fks     map[string][][]any
+	refs    map[string][][]any // referencedByQuery rows
+	creates map[string]string  // SHOW CREATE TABLE text, by "schema.table"
 	calls   int
 	onCall  func() // runs inside Execute (before answering), for race tests
 }
@@ -29,6 +31,14 @@ func (f *fakeServer) Execute(command string, args ...interface{}) (*mysql.Result
 	if hook != nil {
 		hook()
 	}
+	if create, ok := strings.CutPrefix(command, "SHOW CREATE TABLE "); ok && len(args) == 0 {
+		key := strings.ReplaceAll(create, "`", "")
+		text, ok := f.creates[key]
+		if !ok {
+			return nil, fmt.Errorf("no table %s", key)
+		}
+		return result(2, [][]any{{key, text}}), nil
+	}
 	if len(args) != 2 {
 		return nil, fmt.Errorf("want 2 args, got %d", len(args))
 	}
@@ -37,9 +47,11 @@ func (f *fakeServer) Execute(command string, args ...interface{}) (*mysql.Result
 	case columnsQuery:
 		return result(10, f.columns[key]), nil
 	case indexQuery:
-		return result(4, f.indexes[key]), nil
+		return result(5, f.indexes[key]), nil
 	case fkQuery:
 		return result(6, f.fks[key]), nil
+	case referencedByQuery:
+		return result(6, f.refs[key]), nil
 	}
 	return nil, fmt.Errorf("unexpected query %q", command)
 }

@@ -1,0 +1,354 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mtreplica/mtreplica/relaylog"
+)
+
+// Mark is a progress low-water mark for one stream: every transaction of the
+// stream up to Seq is committed on the target.
+type Mark struct {
+	Stream     string
+	Seq        uint64
+	ServerID   uint32
+	SourceFile string
+	SourcePos  uint32
+}
+
+// dispatch owns the window: it appends what the reader queued, hands the first
+// undispatched transaction to an idle worker once its dependency has committed
+// (in Seq order, never past a blocked one), opens commit turns, and retires
+// committed transactions.
+func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work chan<- *entry, results <-chan result) error {
+	next := 0 // index in c.window of the next transaction to dispatch
+	dispatched := 0
+	readerDone := false
+	for {
+		c.mu.Lock()
+		c.retire()
+		next -= c.popped // retire shifts the window
+		c.popped = 0
+		if next < 0 {
+			next = 0
+		}
+		// The next candidate: skip what is done or running.
+		for next < len(c.window) && (c.window[next].done || c.window[next].running) {
+			next++
+		}
+		var head *entry
+		var workCh chan<- *entry
+		if next < len(c.window) && c.window[next].t.Dep <= c.low {
+			head, workCh = c.window[next], work
+		}
+		idle := len(c.window) == 0
+		c.mu.Unlock()
+		if readerDone && idle {
+			return nil
+		}
+		select {
+		case e, ok := <-incoming:
+			if !ok {
+				incoming, readerDone = nil, true
+				continue
+			}
+			c.mu.Lock()
+			c.window = append(c.window, e)
+			c.mu.Unlock()
+		case workCh <- head:
+			c.mu.Lock()
+			head.running = true
+			head.started = time.Now()
+			if !c.opts.PreserveCommitOrder {
+				openTurn(head)
+			}
+			dispatched++
+			if dispatched%c.opts.PruneEvery == 0 {
+				head.t.Prune = c.markList()
+			}
+			next++
+			c.mu.Unlock()
+			c.metrics.dispatched.Inc()
+		case r := <-results:
+			if err := c.finish(r); err != nil {
+				return err
+			}
+			c.mu.Lock()
+			next -= c.popped
+			c.popped = 0
+			if next < 0 {
+				next = 0
+			}
+			// An aborted transaction is dispatched again, before anything after it.
+			if r.err != nil {
+				for i, e := range c.window {
+					if e == r.e && i < next {
+						next = i
+					}
+				}
+			}
+			c.mu.Unlock()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func openTurn(e *entry) {
+	select {
+	case <-e.turn:
+	default:
+		close(e.turn)
+	}
+}
+
+// finish records a worker's result.
+func (c *Coordinator) finish(r result) error {
+	e := r.e
+	if r.err == nil {
+		c.budget.Release(c.weight(e.t))
+		c.mu.Lock()
+		e.done, e.running, e.worker, e.waiting = true, false, -1, false
+		c.retire()
+		low := e.t.Next
+		for _, x := range c.window {
+			if !x.done {
+				low = x.t.Start
+				break
+			}
+		}
+		c.status.Applied++
+		c.status.LastApplied = e.t.ID()
+		c.status.LastCommitTime = e.t.CommitTime()
+		c.status.RelayPos = e.t.Next
+		c.status.SourceFile = e.t.Info.SourceFile
+		c.status.ExecSourcePos = e.t.Info.EndPos
+		c.mu.Unlock()
+		c.metrics.applied.Inc()
+		c.metrics.lagSeconds.Set(time.Since(e.t.CommitTime()).Seconds())
+		if c.opts.OnApplied != nil {
+			c.opts.OnApplied(e.t, low)
+		}
+		return nil
+	}
+	if errors.Is(r.err, ErrAborted) {
+		c.mu.Lock()
+		e.running, e.worker, e.waiting = false, -1, false
+		e.aborts++
+		e.abort = make(chan struct{})
+		e.t.Dep = e.t.Seq - 1 // next time, only once everything before has committed
+		c.status.Aborts++
+		aborts := e.aborts
+		c.mu.Unlock()
+		c.metrics.aborts.Inc()
+		if aborts > c.opts.MaxAborts {
+			return fmt.Errorf("transaction %s aborted %d times for order-inversion deadlocks; giving up", e.t.ID(), aborts)
+		}
+		c.opts.Logger.Info("transaction aborted for an order-inversion deadlock; retrying after its predecessors", "txn", e.t.ID(), "aborts", aborts)
+		return nil
+	}
+	return r.err
+}
+
+// retire drops committed transactions from the head of the window, advances
+// the low-water mark and opens the next commit turn. Called with c.mu held.
+func (c *Coordinator) retire() {
+	moved := false
+	for len(c.window) > 0 && c.window[0].done {
+		t := c.window[0].t
+		c.low = t.Seq
+		stream, seq := t.ProgressKey()
+		c.marks[stream] = Mark{Stream: stream, Seq: seq, ServerID: t.Info.GTID.ServerID, SourceFile: t.Info.SourceFile, SourcePos: t.Info.EndPos}
+		c.window[0] = nil
+		c.window = c.window[1:]
+		c.popped++
+		moved = true
+	}
+	if len(c.window) > 0 && c.opts.PreserveCommitOrder {
+		openTurn(c.window[0])
+	}
+	if moved {
+		close(c.lowCh)
+		c.lowCh = make(chan struct{})
+	}
+}
+
+func (c *Coordinator) markList() []Mark {
+	out := make([]Mark, 0, len(c.marks))
+	for _, m := range c.marks {
+		out = append(out, m)
+	}
+	return out
+}
+
+// runWorker feeds one worker.
+func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-chan *entry, results chan<- result) error {
+	for {
+		c.workerState(i, "", false, false)
+		var e *entry
+		select {
+		case e = <-work:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.mu.Lock()
+		e.worker = i
+		c.mu.Unlock()
+		c.workerState(i, e.t.ID(), true, false)
+		c.setState("Applying " + e.t.ID())
+		start := time.Now()
+		err := w.Apply(ctx, e.t, &workerGate{c: c, e: e, worker: i})
+		if err == nil {
+			c.metrics.applySeconds.Observe(time.Since(start).Seconds())
+			c.mu.Lock()
+			ws := &c.status.Workers[i]
+			ws.TransactionsApplied++
+			ws.LastAppliedTransaction = e.t.ID()
+			c.mu.Unlock()
+		} else if !errors.Is(err, ErrAborted) && ctx.Err() == nil {
+			c.mu.Lock()
+			c.status.Workers[i].LastErrorMessage = err.Error()
+			c.mu.Unlock()
+		}
+		select {
+		case results <- result{e: e, worker: i, err: err}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// workerState accounts the worker's time and sets its state.
+func (c *Coordinator) workerState(i int, txn string, body, commitWait bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := &c.status.Workers[i]
+	now := time.Now()
+	switch {
+	case w.waitingCommit:
+		w.CommitWaitTime += now.Sub(w.stateSince)
+	case w.applyingBody:
+		w.BusyTime += now.Sub(w.stateSince)
+	default:
+		w.IdleTime += now.Sub(w.stateSince)
+	}
+	w.stateSince = now
+	w.ApplyingTransaction = txn
+	w.applyingBody, w.waitingCommit = body, commitWait
+}
+
+type workerGate struct {
+	c      *Coordinator
+	e      *entry
+	worker int
+}
+
+func (g *workerGate) Ready() bool { return gate{g.e}.Ready() }
+
+func (g *workerGate) Wait(ctx context.Context) error {
+	if g.Ready() {
+		return nil
+	}
+	g.c.mu.Lock()
+	g.e.waiting = true
+	abort := g.e.abort
+	g.c.mu.Unlock()
+	g.c.workerState(g.worker, g.e.t.ID(), false, true)
+	start := time.Now()
+	defer func() {
+		g.c.metrics.commitWaitSeconds.Observe(time.Since(start).Seconds())
+		g.c.workerState(g.worker, g.e.t.ID(), true, false)
+		g.c.mu.Lock()
+		g.e.waiting = false
+		g.c.mu.Unlock()
+	}()
+	select {
+	case <-g.e.turn:
+		return nil
+	case <-abort:
+		return ErrAborted
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// detectInversions finds order-inversion deadlocks: a transaction waiting on
+// the target for a lock held by a LATER transaction that is itself waiting for
+// its commit turn. The server cannot see this cycle; the coordinator aborts
+// the later transaction (its worker rolls back, releasing the lock) and applies
+// it again after its predecessors.
+func (c *Coordinator) detectInversions(ctx context.Context) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		suspect := false
+		anyWaiting := false
+		for _, e := range c.window {
+			if e.running && e.waiting {
+				anyWaiting = true
+			}
+		}
+		if anyWaiting {
+			for _, e := range c.window {
+				if e.running && !e.waiting && time.Since(e.started) > 50*time.Millisecond {
+					suspect = true
+					break
+				}
+			}
+		}
+		c.mu.Unlock()
+		if !suspect {
+			continue
+		}
+		waits, err := c.opts.LockWaits(ctx)
+		if err != nil {
+			c.opts.Logger.Warn("read lock waits on the target", "err", err)
+			continue
+		}
+		if len(waits) == 0 {
+			continue
+		}
+		byConn := map[uint32]*entry{}
+		c.mu.Lock()
+		for _, e := range c.window {
+			if e.running && e.worker >= 0 {
+				if id := c.workers[e.worker].ConnectionID(); id != 0 {
+					byConn[id] = e
+				}
+			}
+		}
+		for _, lw := range waits {
+			waiter, holder := byConn[lw.Waiter], byConn[lw.Holder]
+			if waiter == nil || holder == nil || holder.t.Seq <= waiter.t.Seq || !holder.waiting {
+				continue
+			}
+			select {
+			case <-holder.abort:
+			default:
+				close(holder.abort)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// lowWaterPos is the relay position before which everything is committed.
+func (c *Coordinator) lowWaterPos() relaylog.Position {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.window {
+		if !e.done {
+			return e.t.Start
+		}
+	}
+	return c.status.RelayPos
+}
