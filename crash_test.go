@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -114,4 +115,19 @@ func TestKillNine(t *testing.T) {
 		}
 	}, 3*time.Minute)
 	compare(t, src, dst, "sbtest")
+
+	// The daemon's status, as a person sees it (status.json is written every second).
+	var out []byte
+	for i := 0; i < 50; i++ {
+		out, _ = exec.Command(bin, "status", "--relay-dir", relayDir).CombinedOutput()
+		if strings.Contains(string(out), "Replica_SQL_Running: Yes") && strings.Contains(string(out), "Seconds_Behind_Source: 0") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []string{"Replica_IO_Running: Yes", "Replica_SQL_Running: Yes", "Seconds_Behind_Source: 0", "Executed_Gtid_Set: 0-"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("mtreplica status lacks %q:\n%s", want, out)
+		}
+	}
 }

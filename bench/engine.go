@@ -294,34 +294,31 @@ func (b *bench) waitEngine(ctx context.Context, c *client.Conn, p *child, want g
 // engineApplied reads mtreplica's progress tables on the target (applier/progress.go: per channel and stream
 // -- the MariaDB domain id -- a low-water seq below which everything is applied, and one row per transaction
 // applied above it) and returns how many transactions after base are applied, and whether everything up to want
-// is. A target without the tables yet has applied nothing.
+// is. One statement per domain, so it sees one consistent snapshot even while the engine prunes. A target
+// without the tables yet has applied nothing.
 func engineApplied(c *client.Conn, base, want gtidPos) (int64, bool, error) {
 	var applied int64
 	done := true
 	for d, w := range want {
-		stream := strconv.FormatUint(uint64(d), 10)
-		lwStr, err := queryString(c, "SELECT seq FROM mtreplica.low_water WHERE channel = '' AND stream = '"+stream+"'")
+		lw := fmt.Sprintf("COALESCE((SELECT seq FROM mtreplica.low_water WHERE channel = '' AND stream = '%d'), 0)", d)
+		row, err := queryMap(c, fmt.Sprintf("SELECT %s AS lw, (SELECT COUNT(*) FROM mtreplica.applied_transactions "+
+			"WHERE channel = '' AND stream = '%d' AND state = 'applied' AND seq > %s AND seq <= %d) AS cnt", lw, d, lw, w.seq))
 		if err != nil {
 			if missingTable(err) {
 				return 0, false, nil
 			}
 			return 0, false, err
 		}
-		lw, _ := strconv.ParseUint(lwStr, 10, 64)
-		cntStr, err := queryString(c, fmt.Sprintf("SELECT COUNT(*) FROM mtreplica.applied_transactions "+
-			"WHERE channel = '' AND stream = '%s' AND state = 'applied' AND seq > %d AND seq <= %d", stream, lw, w.seq))
-		if err != nil {
-			if missingTable(err) {
-				return 0, false, nil
-			}
-			return 0, false, err
+		lwSeq, err1 := strconv.ParseUint(row["lw"], 10, 64)
+		cnt, err2 := strconv.ParseUint(row["cnt"], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, false, fmt.Errorf("progress tables: unexpected row %v", row)
 		}
-		cnt, _ := strconv.ParseUint(cntStr, 10, 64)
-		if b := base[d].seq; lw > b {
-			applied += int64(lw - b)
+		if b := base[d].seq; lwSeq > b {
+			applied += int64(lwSeq - b)
 		}
 		applied += int64(cnt)
-		if lw < w.seq && lw+cnt < w.seq {
+		if lwSeq+cnt < w.seq {
 			done = false
 		}
 	}
@@ -363,15 +360,22 @@ func (b *bench) steadyEngine(ctx context.Context, mc mtConfig) Result {
 	}
 	defer p.stop()
 	statusPath := filepath.Join(relay, "status.json")
-	reported := func() (float64, bool) {
+	sample := func() replicaSample {
 		p.sampleRSS()
+		var rs replicaSample
 		st, err := readStatus(statusPath)
-		if err != nil || st.SecondsBehindSource == nil {
-			return 0, false
+		if err != nil {
+			return rs
 		}
-		return float64(*st.SecondsBehindSource), true
+		if st.SecondsBehindSource != nil {
+			rs.lag, rs.lagOK = float64(*st.SecondsBehindSource), true
+		}
+		if p, err := parseGTIDPos(st.RetrievedGtidSet); err == nil && len(p) > 0 {
+			rs.retrieved = p
+		}
+		return rs
 	}
-	sr, err := b.steadyLoad(ctx, res.label(), dst, reported)
+	sr, err := b.steadyLoad(ctx, res.label(), dst, sample)
 	if err != nil {
 		return fail(err)
 	}

@@ -196,15 +196,21 @@ func (b *bench) steadyNative(ctx context.Context, nc nativeConfig) Result {
 		return fail(err)
 	}
 	defer c.Close()
-	reported := func() (float64, bool) {
+	sample := func() replicaSample {
+		var rs replicaSample
 		st, err := queryMap(c, "SHOW SLAVE STATUS")
-		if err != nil || st == nil || st["Seconds_Behind_Master"] == "" {
-			return 0, false
+		if err != nil || st == nil {
+			return rs
 		}
-		v, err := strconv.ParseFloat(st["Seconds_Behind_Master"], 64)
-		return v, err == nil
+		if v, err := strconv.ParseFloat(st["Seconds_Behind_Master"], 64); err == nil {
+			rs.lag, rs.lagOK = v, true
+		}
+		if p, err := parseGTIDPos(st["Gtid_IO_Pos"]); err == nil {
+			rs.retrieved = p
+		}
+		return rs
 	}
-	sr, err := b.steadyLoad(ctx, res.label(), dst, reported)
+	sr, err := b.steadyLoad(ctx, res.label(), dst, sample)
 	if err != nil {
 		return fail(err)
 	}

@@ -40,6 +40,8 @@ type Result struct {
 	LagMax         *float64 `json:"lag_max_s,omitempty"`
 	ReportedLagP50 *float64 `json:"reported_lag_p50_s,omitempty"` // Seconds_Behind_Master / _Source
 	ReportedLagMax *float64 `json:"reported_lag_max_s,omitempty"`
+	FetchBehindP50 *float64 `json:"fetch_behind_p50_txns,omitempty"` // source transactions not yet in the relay log
+	FetchBehindMax *float64 `json:"fetch_behind_max_txns,omitempty"`
 	DrainSeconds   float64  `json:"drain_seconds,omitempty"` // from the end of the load to caught up
 	SteadyRate     int      `json:"steady_rate,omitempty"`   // the load's target rate (0: unthrottled)
 
@@ -66,6 +68,7 @@ func (r Result) failed(err error) Result {
 	r.Error = err.Error()
 	r.Seconds, r.TxnPerS = 0, 0
 	r.LagP50, r.LagP99, r.LagMax, r.ReportedLagP50, r.ReportedLagMax = nil, nil, nil, nil, nil
+	r.FetchBehindP50, r.FetchBehindMax = nil, nil
 	return r
 }
 
@@ -78,6 +81,7 @@ func (r *Result) applySteady(sr *steadyResult) {
 	}
 	r.LagP50, r.LagP99, r.LagMax = f(percentile(sr.lag, 0.5)), f(percentile(sr.lag, 0.99)), f(percentile(sr.lag, 1))
 	r.ReportedLagP50, r.ReportedLagMax = f(percentile(sr.reported, 0.5)), f(percentile(sr.reported, 1))
+	r.FetchBehindP50, r.FetchBehindMax = f(percentile(sr.fetch, 0.5)), f(percentile(sr.fetch, 1))
 	r.Txns = sr.txns
 	r.TxnPerS = float64(sr.txns) / sr.seconds
 }
@@ -222,8 +226,8 @@ func writeMarkdown(w io.Writer, rep report, results []Result) {
 	if gs := groupResults(results, "steady"); len(gs) > 0 {
 		fmt.Fprintln(w, "### Steady state: replication lag under continuous load")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| workload | durability | source txn/s | engine | mode | workers | lag p50 | lag p99 | lag max | reported lag p50 / max | drain | peak RSS | verified |")
-		fmt.Fprintln(w, "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| workload | durability | source txn/s | engine | mode | workers | lag p50 | lag p99 | lag max | reported lag p50 / max | fetch backlog p50 / max | drain | peak RSS | verified |")
+		fmt.Fprintln(w, "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, g := range gs {
 			for _, r := range g.runs {
 				engine := "mtreplica"
@@ -231,17 +235,17 @@ func writeMarkdown(w io.Writer, rep report, results []Result) {
 					engine = "MariaDB native"
 				}
 				if r.Error != "" || !r.Verified {
-					fmt.Fprintf(w, "| %s | %s | | %s | %s | %d | FAILED | | | | | | no |\n", r.Workload, r.Durability, engine, r.Mode, r.Workers)
+					fmt.Fprintf(w, "| %s | %s | | %s | %s | %d | FAILED | | | | | | | no |\n", r.Workload, r.Durability, engine, r.Mode, r.Workers)
 					continue
 				}
 				rss := ""
 				if r.PeakRSSBytes > 0 {
 					rss = fmtBytes(r.PeakRSSBytes)
 				}
-				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s / %s | %.1fs | %s | yes |\n",
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s / %s | %s / %s | %.1fs | %s | yes |\n",
 					r.Workload, r.Durability, fmtRate(r.TxnPerS), engine, r.Mode, r.Workers,
 					fmtSecs(r.LagP50), fmtSecs(r.LagP99), fmtSecs(r.LagMax), fmtSecs(r.ReportedLagP50), fmtSecs(r.ReportedLagMax),
-					r.DrainSeconds, rss)
+					fmtCount(r.FetchBehindP50), fmtCount(r.FetchBehindMax), r.DrainSeconds, rss)
 			}
 		}
 		fmt.Fprintln(w)
@@ -312,6 +316,13 @@ func fmtSecs(v *float64) string {
 		return fmt.Sprintf("%.2fs", *v)
 	}
 	return fmt.Sprintf("%.1fs", *v)
+}
+
+func fmtCount(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", *v)
 }
 
 func fmtBytes(n int64) string {

@@ -55,6 +55,7 @@ func TestMarkdownTable(t *testing.T) {
 		"| write16 | strict | 100000 | MariaDB native | aggressive | 4 | preserved | FAILED |",
 		"| write16 | strict | 1.00k | MariaDB native | serial | 0 | 0.08s | 0.19s | 0.20s |",
 		"| write16 | strict | | mtreplica | commit-order | 1 | FAILED |",
+		"| 0.08s | 0.19s | 0.20s | - / - | - / - | 0.1s |  | yes |",
 		"- FAILED catch-up write16 mtreplica commit-order x1 pco=true #2: target differs from the source: 1 difference(s)",
 		"- a note",
 	} {

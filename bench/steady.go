@@ -15,7 +15,9 @@ import (
 // the source sets bench.heartbeat.ts = NOW(6); every 250 ms the harness reads, on the target,
 // NOW(6) - ts: how old the newest source state the target shows is (all servers share this machine's clock).
 // The replica's own figure (Seconds_Behind_Master, or Seconds_Behind_Source from mtreplica's status.json, which
-// is rewritten every second) is sampled beside it.
+// is rewritten every second) is sampled beside it, and so is how far its receiver is behind the source (the
+// source's position minus Gtid_IO_Pos or Retrieved_Gtid_Set, in transactions): lag with a small fetch backlog is
+// the applier's.
 const (
 	heartbeatEvery = 100 * time.Millisecond
 	lagSampleEvery = 250 * time.Millisecond
@@ -25,20 +27,33 @@ const (
 type steadyResult struct {
 	lag      []float64 // heartbeat lag samples, seconds
 	reported []float64 // the replica's own lag figure, seconds
+	fetch    []float64 // transactions on the source not yet in the replica's relay log
 	txns     int64     // transactions the source committed during the phase (heartbeats included)
 	end      gtidPos   // the source's position when the load stopped
 	seconds  float64
 }
 
-// steadyLoad runs the steady load on the source while sampling dst's lag; reported (may return false) samples
-// the replica's own lag figure.
-func (b *bench) steadyLoad(ctx context.Context, label string, dst *mariadbtest.Server, reported func() (float64, bool)) (*steadyResult, error) {
+// replicaSample is what a replica says about itself at one moment.
+type replicaSample struct {
+	lag       float64 // Seconds_Behind_Master / Seconds_Behind_Source
+	lagOK     bool    // lag is known (NULL otherwise)
+	retrieved gtidPos // Gtid_IO_Pos / Retrieved_Gtid_Set; nil if unknown
+}
+
+// steadyLoad runs the steady load on the source while sampling dst's lag; sample samples what the replica
+// reports about itself.
+func (b *bench) steadyLoad(ctx context.Context, label string, dst *mariadbtest.Server, sample func() replicaSample) (*steadyResult, error) {
 	src := b.srv.source
 	hb, err := src.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer hb.Close()
+	sc, err := src.Conn(ctx) // the sampler's, for the source's position
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Close()
 	tc, err := dst.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -98,11 +113,22 @@ func (b *bench) steadyLoad(ctx context.Context, label string, dst *mariadbtest.S
 				setBgErr(fmt.Errorf("sample lag: %q: %w", v, err))
 				return
 			}
-			rep, ok := reported()
+			rs := sample()
+			var fetch float64 = -1
+			if rs.retrieved != nil {
+				if v, err := queryString(sc, "SELECT @@GLOBAL.gtid_binlog_pos"); err == nil {
+					if p, err := parseGTIDPos(v); err == nil {
+						fetch = float64(p.txnsSince(rs.retrieved))
+					}
+				}
+			}
 			mu.Lock()
 			sr.lag = append(sr.lag, us/1e6)
-			if ok {
-				sr.reported = append(sr.reported, rep)
+			if rs.lagOK {
+				sr.reported = append(sr.reported, rs.lag)
+			}
+			if fetch >= 0 {
+				sr.fetch = append(sr.fetch, fetch)
 			}
 			n := len(sr.lag)
 			mu.Unlock()
@@ -117,7 +143,7 @@ func (b *bench) steadyLoad(ctx context.Context, label string, dst *mariadbtest.S
 		return nil, err
 	}
 	mu.Lock()
-	sr.lag, sr.reported = sr.lag[:0], sr.reported[:0]
+	sr.lag, sr.reported, sr.fetch = sr.lag[:0], sr.reported[:0], sr.fetch[:0]
 	mu.Unlock()
 	b.prog.start(fmt.Sprintf("%s: %v of %s at %d txn/s (lag samples)", label, b.c.steady, b.c.steadyWorkload, b.c.steadyRate),
 		int64(b.c.steady/lagSampleEvery))

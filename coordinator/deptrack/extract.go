@@ -239,21 +239,49 @@ func (x *Extractor) add(keys []Key, kind rowsql.Kind, evType replication.EventTy
 		return keys, true, nil // the cascade's changes to child rows are not in the binlog
 	}
 	out := keys
+	before := 0 // where the keys of an update's before image start
 	for i, row := range ev.Rows {
 		bitmap := ev.ColumnBitmap1
-		if kind == rowsql.Update && i%2 == 1 {
+		after := kind == rowsql.Update && i%2 == 1
+		if after {
 			bitmap = ev.ColumnBitmap2
 			if changesReferenced(p, m, ev.Rows[i-1], row, ev.ColumnBitmap1, bitmap) {
 				return out, true, nil
 			}
+		} else {
+			before = len(out)
 		}
+		start := len(out)
 		var barrier bool
 		var err error
 		if out, barrier, err = x.image(out, p, m, tbl, row, bitmap); err != nil || barrier {
 			return out, barrier, err
 		}
+		if after {
+			out = dropRepeated(out, before, start)
+		}
 	}
 	return out, false, nil
+}
+
+// dropRepeated removes from out[start:] the keys out[from:start] already has: an update that leaves a key's
+// columns alone yields the same key from both images.
+func dropRepeated(out []Key, from, start int) []Key {
+	n := start
+	for _, k := range out[start:] {
+		dup := false
+		for _, e := range out[from:start] {
+			if e == k {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out[n] = k
+			n++
+		}
+	}
+	return out[:n]
 }
 
 // changesReferenced reports whether an update from before to after changes (or may change) a value that a
