@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mtreplica/mtreplica/applier"
+	"github.com/mtreplica/mtreplica/coordinator/deptrack"
 	"github.com/mtreplica/mtreplica/internal/gtid"
 	"github.com/mtreplica/mtreplica/relaylog"
 )
@@ -52,6 +53,13 @@ type Config struct {
 	// Workers applying transactions in parallel, each with its own target
 	// connection (replica_parallel_workers). Default 1.
 	Workers int
+	// DependencyTracking says how the coordinator finds transactions that may
+	// run in parallel: "commit-order", "logical-clock" (the source's
+	// last_committed/sequence_number or MariaDB commit_id groups), "writeset"
+	// (computed here from row keys), "database", or a combination joined by "+"
+	// (a transaction runs as early as any of them allows). Default
+	// "logical-clock+writeset".
+	DependencyTracking string
 	// UnorderedCommits lets workers commit as soon as they are done
 	// (replica_preserve_commit_order=OFF). By default commits follow source order.
 	UnorderedCommits bool
@@ -78,6 +86,9 @@ func (c *Config) setDefaults() {
 	if c.Workers == 0 {
 		c.Workers = 1
 	}
+	if c.DependencyTracking == "" {
+		c.DependencyTracking = "logical-clock+writeset"
+	}
 	if c.ProgressSchema == "" {
 		c.ProgressSchema = "mtreplica"
 	}
@@ -99,6 +110,9 @@ func (c *Config) validate() error {
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		errs = append(errs, fmt.Errorf("workers = %d: use 1 to 1024", c.Workers))
+	}
+	if _, err := deptrack.ParseMode(c.DependencyTracking); err != nil {
+		errs = append(errs, fmt.Errorf("dependency tracking: %w", err))
 	}
 	if c.NoReceiver && c.NoApplier {
 		errs = append(errs, errors.New("both the receiver and the applier are disabled: nothing to run"))

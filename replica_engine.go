@@ -13,6 +13,7 @@ import (
 
 	"github.com/mtreplica/mtreplica/applier"
 	"github.com/mtreplica/mtreplica/coordinator"
+	"github.com/mtreplica/mtreplica/coordinator/deptrack"
 	"github.com/mtreplica/mtreplica/internal/gtid"
 	"github.com/mtreplica/mtreplica/internal/tableschema"
 	"github.com/mtreplica/mtreplica/relaylog"
@@ -105,6 +106,9 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 		defer w.Close()
 		workers[i] = w
 	}
+	mode, _ := deptrack.ParseMode(cfg.DependencyTracking)
+	deps := newDependencies(ctx, mode, cfg.Target, schemas)
+	defer deps.close()
 	monitor := &lockMonitor{target: cfg.Target}
 	defer monitor.close()
 	lastPurge := time.Now()
@@ -112,6 +116,7 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 		QueueBytes:          cfg.QueueBytes,
 		PreserveCommitOrder: !cfg.UnorderedCommits,
 		LockWaits:           monitor.lockWaits,
+		Dependency:          deps.dep,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()
 			r.mu.Lock()

@@ -157,7 +157,9 @@ func sysbench(t *testing.T, s *mariadbtest.Server, args ...string) {
 // replicate, and the target equals the source.
 func TestSysbench(t *testing.T) {
 	src, dst := pair(t)
-	r, stop := startEngine(t, engineConfig(t, src, dst, t.TempDir()))
+	cfg := engineConfig(t, src, dst, t.TempDir())
+	cfg.Workers = 4
+	r, stop := startEngine(t, cfg)
 	sysbench(t, src, "oltp_write_only", "--tables=4", "--table-size=2000", "prepare")
 	sysbench(t, src, "oltp_write_only", "--tables=4", "--table-size=2000", "--threads=8", "--time=5", "run")
 	waitCaughtUp(t, src, dst, r, 3*time.Minute)

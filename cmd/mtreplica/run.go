@@ -48,6 +48,7 @@ type fileConfig struct {
 	PreserveCommitOrder   *bool  `yaml:"replica_preserve_commit_order"`
 	NoReceiver            bool   `yaml:"no_receiver"`
 	NoApplier             bool   `yaml:"no_applier"`
+	DependencyTracking    string `yaml:"dependency_tracking"`
 }
 
 type runFlags struct {
@@ -80,6 +81,7 @@ func cmdRun(args []string) error {
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info (default), warn, error")
 	fs.IntVar(&f.Workers, "workers", 0, "parallel workers, each with its own target connection (replica_parallel_workers; default 1)")
 	preserve := fs.Bool("preserve-commit-order", true, "commit in source order (replica_preserve_commit_order)")
+	fs.StringVar(&f.DependencyTracking, "dependency-tracking", "", "commit-order, logical-clock, writeset, database, or a combination with + (default logical-clock+writeset)")
 	fs.BoolVar(&f.NoReceiver, "no-receiver", false, "run only the applier, on what the relay log holds")
 	fs.BoolVar(&f.NoApplier, "no-applier", false, "run only the receiver, filling the relay log")
 	fs.StringVar(&f.statusFile, "status-file", "", "where to write status JSON every second (default RELAY_DIR/status.json)")
@@ -111,6 +113,7 @@ func cmdRun(args []string) error {
 	override(&fc.StartFile, f.StartFile)
 	override(&fc.Channel, f.Channel)
 	override(&fc.LogLevel, f.LogLevel)
+	override(&fc.DependencyTracking, f.DependencyTracking)
 	if set["server-id"] {
 		fc.ServerID = uint32(serverID)
 	}
@@ -230,6 +233,7 @@ func buildConfig(fc fileConfig) (mtreplica.Config, error) {
 	}
 	cfg.Idempotent, cfg.Source.AllowStatementFormat = fc.Idempotent, fc.AllowStatement
 	cfg.Workers, cfg.NoReceiver, cfg.NoApplier = fc.Workers, fc.NoReceiver, fc.NoApplier
+	cfg.DependencyTracking = fc.DependencyTracking
 	if fc.PreserveCommitOrder != nil {
 		cfg.UnorderedCommits = !*fc.PreserveCommitOrder
 	}

@@ -119,6 +119,14 @@ func TestExtractPrimaryKeyChange(t *testing.T) {
 			t.Errorf("%s: collide %v, want %v (%v vs %v)", c.name, got, c.collide, move, c.keys)
 		}
 	}
+	// An update that leaves the key alone yields its key once; a multi-row update one per distinct key.
+	if k := keys(t, r, upd, row(int32(1), nil, "a"), row(int32(1), nil, "b")); len(k) != 1 || len(move) != 2 {
+		t.Errorf("keys %v / %v", k, move)
+	}
+	k := keys(t, r, upd, row(int32(1), int32(5), "a"), row(int32(1), int32(6), "a"), row(int32(2), nil, "a"), row(int32(2), nil, "b"))
+	if len(k) != 4 {
+		t.Errorf("keys %v", k)
+	}
 }
 
 // Two rows swapping unique values: each step's after image meets the other's before image.
@@ -497,5 +505,39 @@ func TestCanonical(t *testing.T) {
 		if got := string(canonical(buf, 2)); got != "xx"+want {
 			t.Errorf("canonical(%q) = %q, want %q", in, got[2:], want)
 		}
+	}
+}
+
+// TestDocExample runs the example of the package documentation through an Extractor and a Tracker.
+func TestDocExample(t *testing.T) {
+	tbl := table("db", "t", intCol("id"), textCol("email", "utf8mb4", "utf8mb4_general_ci"))
+	tbl.PrimaryKey = []int{0}
+	tbl.UniqueKeys = []tableschema.Index{{Name: "email", Columns: []int{1}, Unique: true}}
+	r := rel{tbl, tableMap("db", "t", bInt, bVarchar)}
+	tr := NewTracker(WriteSet, 0)
+	var deps []uint64
+	for i, c := range []struct {
+		evType  replication.EventType
+		rows    [][]any
+		barrier bool
+	}{
+		{ins, [][]any{row(int32(1), "a@x")}, false},
+		{ins, [][]any{row(int32(2), "b@x")}, false},
+		{upd, [][]any{row(int32(1), "a@x"), row(int32(1), "c@x ")}, false},
+		{ins, [][]any{row(int32(3), "A@X")}, false},
+		{0, nil, true},
+		{ins, [][]any{row(int32(4), "C@X")}, false},
+	} {
+		d := Txn{Seq: uint64(i + 1), Barrier: c.barrier}
+		if !c.barrier {
+			var err error
+			if d.Keys, d.Barrier, err = NewExtractor().Add(nil, c.evType, r.ev(c.rows...), tbl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deps = append(deps, tr.Add(&d))
+	}
+	if want := []uint64{0, 0, 1, 3, 4, 5}; !reflect.DeepEqual(deps, want) {
+		t.Errorf("deps %v, want %v", deps, want)
 	}
 }
