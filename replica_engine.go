@@ -116,6 +116,7 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 		QueueBytes:          cfg.QueueBytes,
 		PreserveCommitOrder: !cfg.UnorderedCommits,
 		LockWaits:           monitor.lockWaits,
+		Interrupt:           monitor.interrupt,
 		Dependency:          deps.dep,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()
@@ -323,6 +324,22 @@ JOIN information_schema.INNODB_TRX bt ON bt.trx_id = w.blocking_trx_id`)
 		out = append(out, coordinator.LockWait{Waiter: uint32(a), Holder: uint32(b)})
 	}
 	return out, nil
+}
+
+func (m *lockMonitor) interrupt(ctx context.Context, connID uint32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn == nil {
+		c, err := applier.Dial(ctx, m.target)
+		if err != nil {
+			return err
+		}
+		m.conn = c
+	}
+	if _, err := m.conn.Execute(fmt.Sprintf("KILL QUERY %d", connID)); err != nil {
+		return fmt.Errorf("KILL QUERY %d: %w", connID, err)
+	}
+	return nil
 }
 
 func (m *lockMonitor) close() {

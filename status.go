@@ -1,6 +1,10 @@
 package mtreplica
 
-import "time"
+import (
+	"time"
+
+	"github.com/mtreplica/mtreplica/coordinator"
+)
 
 // Status mirrors SHOW REPLICA STATUS; JSON names are MySQL's column names.
 type Status struct {
@@ -28,10 +32,12 @@ type Status struct {
 	SQLDelay               int    `json:"SQL_Delay"`
 	AutoPosition           bool   `json:"Auto_Position"`
 	// Not in SHOW REPLICA STATUS:
-	LastAppliedTransaction string    `json:"Last_Applied_Transaction"`
-	TransactionsApplied    uint64    `json:"Transactions_Applied"`
-	TransactionsSkipped    uint64    `json:"Transactions_Skipped"`
-	Updated                time.Time `json:"Updated"`
+	LastAppliedTransaction string                     `json:"Last_Applied_Transaction"`
+	TransactionsApplied    uint64                     `json:"Transactions_Applied"`
+	TransactionsSkipped    uint64                     `json:"Transactions_Skipped"`
+	Aborts                 uint64                     `json:"Order_Inversion_Aborts"`
+	Workers                []coordinator.WorkerStatus `json:"Workers,omitempty"`
+	Updated                time.Time                  `json:"Updated"`
 }
 
 // Status returns a snapshot.
@@ -70,6 +76,7 @@ func (r *Replica) Status() Status {
 		s.RelaySourceLogFile, s.ExecSourceLogPos = cs.SourceFile, cs.ExecSourcePos
 		s.LastAppliedTransaction = cs.LastApplied
 		s.TransactionsApplied, s.TransactionsSkipped = cs.Applied, cs.Skipped
+		s.Aborts, s.Workers = cs.Aborts, cs.Workers
 		if cs.LastError != "" {
 			s.LastSQLError = cs.LastError
 		}

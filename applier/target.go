@@ -48,6 +48,9 @@ func Dial(ctx context.Context, o TargetOptions) (*client.Conn, error) {
 	for _, q := range []string{
 		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 		"SET @@session.autocommit=1",
+		// A lock wait the coordinator does not break (one holder outside
+		// mtreplica) ends in a retry within seconds, not minutes.
+		"SET @@session.innodb_lock_wait_timeout=10",
 		rowSessionSQL,
 	} {
 		if _, err := c.Execute(q); err != nil {

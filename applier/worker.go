@@ -157,6 +157,11 @@ func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn, gate coordinator
 			w.applied++
 			return nil
 		}
+		if !errors.Is(err, coordinator.ErrAborted) && gate.Aborted() {
+			// The coordinator killed our statement to break an order-inversion deadlock.
+			w.rollback()
+			return coordinator.ErrAborted
+		}
 		if !isTransient(err) {
 			return err
 		}
@@ -250,6 +255,7 @@ func (w *Worker) applyOnce(ctx context.Context, t *coordinator.Txn, gate coordin
 type openGate struct{}
 
 func (openGate) Ready() bool                { return true }
+func (openGate) Aborted() bool              { return false }
 func (openGate) Wait(context.Context) error { return nil }
 
 func (w *Worker) addEvent(t *coordinator.Txn, ev *replication.BinlogEvent) error {

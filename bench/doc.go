@@ -54,11 +54,12 @@
 //     IO_THREAD fetches the whole backlog into the relay log (Gtid_IO_Pos reaches the source's position), then the
 //     clock runs from START SLAVE SQL_THREAD until @@gtid_slave_pos reaches it.
 //   - mtreplica: --mt-modes x --mt-workers x --mt-preserve-commit-order. Its relay log is filled once per workload
-//     by the receiver alone (bench/relayfill, until `mtreplica run` has --no-applier); each run gets a copy. The
-//     clock runs from starting the daemon (its receiver then finds nothing new) until the target's progress tables
-//     (mtreplica.low_water, mtreplica.applied_transactions) cover the source's position. Configurations the daemon
-//     cannot be told about are skipped with a note: the harness reads `mtreplica run -h` and passes --workers,
-//     --mode and --preserve-commit-order once they exist.
+//     by the receiver alone (`mtreplica run --no-applier`); each run gets a copy. The clock runs from starting the
+//     daemon (its receiver, like the native I/O thread, stays connected and finds nothing new) until the target's
+//     progress tables (mtreplica.low_water, mtreplica.applied_transactions) cover the source's position.
+//     The harness reads `mtreplica run -h` and passes --workers, --mode and --preserve-commit-order when the daemon
+//     has them; a configuration it cannot express is skipped with a note. Without --mode the dependency mode is
+//     the daemon's own, labelled commit-order.
 //
 // Both are polled every 25 ms over a separate connection. After every run the target is compared with the source
 // (mariadbtest.Compare: schemas, columns, row counts, CHECKSUM TABLE); a run that does not match, or that errs, is
@@ -70,8 +71,9 @@
 // at --steady-rate transactions/s for --steady. Lag is measured the same way for both engines: every 100 ms the
 // source sets bench.heartbeat.ts = NOW(6), and every 250 ms the harness reads NOW(6) - ts on the target (one
 // machine, one clock). p50, p99 and max are reported beside the replica's own figure (Seconds_Behind_Master, or
-// Seconds_Behind_Source from the daemon's status.json), and the time to drain after the load stops. The native
-// configurations are --steady-native.
+// Seconds_Behind_Source from the daemon's status.json), how many source transactions its receiver had not yet
+// fetched (for mtreplica read from status.json, which is rewritten every second, so up to a second's worth too
+// many), and the time to drain after the load stops. The native configurations are --steady-native.
 //
 // # Output
 //

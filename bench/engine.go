@@ -23,59 +23,46 @@ import (
 // engine is the mtreplica daemon, run as a child process so its memory can be measured on its own.
 type engine struct {
 	bin   string          // mtreplica binary
-	fill  string          // relayfill binary (bench/relayfill): receiver only
 	flags map[string]bool // flags `mtreplica run` accepts, by name
-	err   error           // why the binaries are missing: every mtreplica run fails with it
+	err   error           // why the daemon cannot be measured: every mtreplica run fails with it
 }
 
-// Flags of `mtreplica run` the harness passes when the daemon has them. Without them only the daemon's
-// defaults can be measured (workers 1, commit-order, commit order preserved).
+// Flags of `mtreplica run` the harness passes when the daemon has them. Without the first three only the
+// daemon's defaults can be measured (workers 1, commit-order, commit order preserved); without --no-applier the
+// relay log cannot be filled ahead of a run.
 const (
-	flagWorkers    = "workers"
-	flagMode       = "mode"
-	flagPreserve   = "preserve-commit-order"
-	flagNoReceiver = "no-receiver"
-	flagNoApplier  = "no-applier"
+	flagWorkers   = "workers"
+	flagMode      = "mode"
+	flagPreserve  = "preserve-commit-order"
+	flagNoApplier = "no-applier"
 )
 
 // defaultMT is what the daemon does when none of the flags above are given.
 var defaultMT = mtConfig{mode: "commit-order", workers: 1, preserve: true}
 
-// buildEngine builds ./cmd/mtreplica (unless bin is given) and ./bench/relayfill (unless fill is given) into
-// work, and asks the daemon which flags it has.
-func buildEngine(ctx context.Context, bin, fill, work string) *engine {
+// buildEngine builds ./cmd/mtreplica into work (unless bin is given) and asks it which flags `run` has.
+func buildEngine(ctx context.Context, bin, work string) *engine {
 	e := &engine{flags: map[string]bool{}}
-	root, err := moduleRoot()
-	if err != nil {
-		e.err = err
-		return e
-	}
-	build := func(out, pkg string) error {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, tail(string(b), 20))
-		}
-		return nil
-	}
 	if bin == "" {
-		bin = filepath.Join(work, "mtreplica")
-		if err := build(bin, "./cmd/mtreplica"); err != nil {
+		root, err := moduleRoot()
+		if err != nil {
 			e.err = err
+			return e
+		}
+		bin = filepath.Join(work, "mtreplica")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/mtreplica")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e.err = fmt.Errorf("go build ./cmd/mtreplica: %v\n%s", err, tail(string(out), 20))
 			return e
 		}
 	}
 	e.bin = bin
-	if fill == "" {
-		fill = filepath.Join(work, "relayfill")
-		if err := build(fill, "./bench/relayfill"); err != nil {
-			e.err = err
-			return e
-		}
-	}
-	e.fill = fill
 	out, _ := exec.CommandContext(ctx, bin, "run", "-h").CombinedOutput() // flag's usage; exit status 0 or 2
 	e.flags = runFlagsOf(string(out))
+	if !e.flags[flagNoApplier] {
+		e.err = fmt.Errorf("%s: `mtreplica run` has no --%s, so its relay log cannot be filled before a run", bin, flagNoApplier)
+	}
 	return e
 }
 
@@ -133,9 +120,9 @@ func (e *engine) runArgs(src, dst *mariadbtest.Server, relayDir string, base gti
 	return args
 }
 
-// fillRelay fetches bl into a relay log directory once, with the receiver alone (START REPLICA IO_THREAD);
-// every mtreplica run of the workload applies a copy of it. The receiver records its start position on
-// mtreplica's target, which every run restores first.
+// fillRelay fetches bl into a relay log directory once, with the receiver alone (`mtreplica run --no-applier`,
+// START REPLICA IO_THREAD); every mtreplica run of the workload applies a copy of it. The daemon records its start
+// position on mtreplica's target, which every run restores first.
 func (b *bench) fillRelay(ctx context.Context, bl *backlog) error {
 	e := b.eng
 	if e.err != nil {
@@ -148,21 +135,11 @@ func (b *bench) fillRelay(ctx context.Context, bl *backlog) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	logPath := filepath.Join(b.work, "logs", "relayfill-"+bl.workload+".log")
-	// relayfill exits by itself once the relay log holds the backlog; the daemon with --no-applier is stopped.
-	bin, args := e.fill, []string{
-		"--source", b.srv.source.DSN(mariadbtest.ReplUser, mariadbtest.ReplPassword, ""),
-		"--target", b.srv.mt.RootDSN(),
-		"--relay-dir", dir,
-		"--start-gtid", b.srv.basePos.String(),
-		"--until", bl.end.String(),
-	}
-	if e.flags[flagNoApplier] {
-		bin, args = e.bin, append(e.runArgs(b.srv.source, b.srv.mt, dir, b.srv.basePos, defaultMT), "--"+flagNoApplier)
-	}
+	logPath := filepath.Join(b.work, "logs", "receiver-"+bl.workload+".log")
+	args := append(e.runArgs(b.srv.source, b.srv.mt, dir, b.srv.basePos, defaultMT), "--"+flagNoApplier)
 	started := time.Now()
 	b.prog.start("mtreplica receiver filling its relay log ("+bl.workload+")", bl.txns)
-	p, err := startChild(bin, args, logPath)
+	p, err := startChild(e.bin, args, logPath)
 	if err != nil {
 		b.prog.finish()
 		return err
@@ -176,13 +153,14 @@ func (b *bench) fillRelay(ctx context.Context, bl *backlog) error {
 			return err
 		}
 		if p.exited() {
-			break
+			b.prog.finish()
+			return fmt.Errorf("mtreplica --%s exited (%v)\n%s", flagNoApplier, p.waitErr, fileTail(logPath, 20))
 		}
-		st, err := readStatus(statusPath)
+		st, err := readStatus(statusPath) // rewritten every second
 		if err == nil {
 			if got, err := parseGTIDPos(st.RetrievedGtidSet); err == nil {
 				b.prog.set(got.txnsSince(b.srv.basePos))
-				if got.covers(bl.end) && e.flags[flagNoApplier] {
+				if got.covers(bl.end) {
 					break
 				}
 			}

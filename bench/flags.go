@@ -46,7 +46,6 @@ type config struct {
 	svgPath  string
 	mdPath   string
 	mtBin    string
-	fillBin  string
 	keep     bool
 	timeout  time.Duration
 }
@@ -151,8 +150,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.jsonPath, "json", "bench-results/bench.json", "write one JSON object per run here (\"\" = don't)")
 	fs.StringVar(&c.svgPath, "svg", "", "write the chart here (default: the --json path with .svg)")
 	fs.StringVar(&c.mdPath, "md", "", "write the markdown report here (default: the --json path with .md)")
-	fs.StringVar(&c.mtBin, "mtreplica-bin", "", "use this mtreplica binary instead of building ./cmd/mtreplica")
-	fs.StringVar(&c.fillBin, "relayfill-bin", "", "use this relayfill binary instead of building ./bench/relayfill (with --mtreplica-bin: measure a fixed build)")
+	fs.StringVar(&c.mtBin, "mtreplica-bin", "", "use this mtreplica binary instead of building ./cmd/mtreplica (to measure a fixed build)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (snapshots, relay logs, engine logs) at the end")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up on one run after this long (reported as failed)")
 	if err := fs.Parse(args); err != nil {

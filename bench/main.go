@@ -80,10 +80,10 @@ func run(ctx context.Context, c config, command string) (ok bool, err error) {
 	started := time.Now()
 
 	if c.has("mtreplica") {
-		if c.mtBin == "" || c.fillBin == "" {
+		if c.mtBin == "" {
 			b.prog.logf("building mtreplica")
 		}
-		b.eng = buildEngine(ctx, c.mtBin, c.fillBin, work)
+		b.eng = buildEngine(ctx, c.mtBin, work)
 		if b.eng.err != nil {
 			b.prog.logf("mtreplica unavailable, its runs will fail: %v", b.eng.err)
 		}

@@ -33,6 +33,10 @@ type Gate interface {
 	// the coordinator wants the transaction rolled back and applied again later
 	// (an order-inversion deadlock), or ctx's error.
 	Wait(ctx context.Context) error
+	// Aborted reports whether the coordinator has asked for the transaction to
+	// be rolled back (a worker whose statement fails checks it, and returns
+	// ErrAborted instead of retrying on its own).
+	Aborted() bool
 }
 
 // ErrAborted asks a worker to roll its transaction back: the coordinator
@@ -79,6 +83,10 @@ type Options struct {
 	// deadlock detector. Nil disables detection (lock wait timeouts and
 	// retries still end such a cycle, slowly).
 	LockWaits func(ctx context.Context) ([]LockWait, error)
+	// Interrupt stops the statement a target connection is running (KILL
+	// QUERY), to abort a transaction blocked on a lock. Nil: only
+	// transactions waiting for their commit turn can be aborted.
+	Interrupt func(ctx context.Context, connID uint32) error
 	// MaxAborts bounds how often one transaction is aborted for order
 	// inversion before the coordinator gives up with an error. Default 100.
 	MaxAborts int
@@ -160,6 +168,15 @@ type gate struct{ e *entry }
 func (g gate) Ready() bool {
 	select {
 	case <-g.e.turn:
+		return true
+	default:
+		return false
+	}
+}
+
+func (g gate) Aborted() bool {
+	select {
+	case <-g.e.abort:
 		return true
 	default:
 		return false
@@ -283,7 +300,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	for i, w := range c.workers {
 		g.Go(func() error { return c.runWorker(gctx, i, w, work, results) })
 	}
-	if c.opts.LockWaits != nil && len(c.workers) > 1 {
+	if c.opts.LockWaits != nil && len(c.workers) > 1 && c.opts.PreserveCommitOrder {
 		g.Go(func() error { c.detectInversions(gctx); return nil })
 	}
 	err := g.Wait()

@@ -248,6 +248,18 @@ type workerGate struct {
 
 func (g *workerGate) Ready() bool { return gate{g.e}.Ready() }
 
+func (g *workerGate) Aborted() bool {
+	g.c.mu.Lock()
+	abort := g.e.abort
+	g.c.mu.Unlock()
+	select {
+	case <-abort:
+		return true
+	default:
+		return false
+	}
+}
+
 func (g *workerGate) Wait(ctx context.Context) error {
 	if g.Ready() {
 		return nil
@@ -275,11 +287,16 @@ func (g *workerGate) Wait(ctx context.Context) error {
 	}
 }
 
-// detectInversions finds order-inversion deadlocks: a transaction waiting on
-// the target for a lock held by a LATER transaction that is itself waiting for
-// its commit turn. The server cannot see this cycle; the coordinator aborts
-// the later transaction (its worker rolls back, releasing the lock) and applies
-// it again after its predecessors.
+// detectInversions finds order-inversion deadlocks. With commit order
+// preserved, a transaction waits for every earlier one to commit; if an
+// earlier transaction waits on the target for a lock a LATER transaction
+// holds, the later one can never commit first, and the server cannot see the
+// cycle (one edge of it is ours). Whenever a lock wait on the target has a
+// holder later than its waiter, the coordinator aborts the holder: a holder
+// waiting for its commit turn is woken with ErrAborted; a holder running a
+// statement (itself blocked, as in a longer cycle) has that statement killed.
+// Its worker rolls back, releasing the lock, and the transaction is applied
+// again once its predecessors have committed.
 func (c *Coordinator) detectInversions(ctx context.Context) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -291,18 +308,10 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		}
 		c.mu.Lock()
 		suspect := false
-		anyWaiting := false
 		for _, e := range c.window {
-			if e.running && e.waiting {
-				anyWaiting = true
-			}
-		}
-		if anyWaiting {
-			for _, e := range c.window {
-				if e.running && !e.waiting && time.Since(e.started) > 50*time.Millisecond {
-					suspect = true
-					break
-				}
+			if e.running && !e.waiting && time.Since(e.started) > 50*time.Millisecond {
+				suspect = true
+				break
 			}
 		}
 		c.mu.Unlock()
@@ -317,6 +326,12 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		if len(waits) == 0 {
 			continue
 		}
+		type victim struct {
+			e    *entry
+			conn uint32
+			kill bool
+		}
+		var victims []victim
 		byConn := map[uint32]*entry{}
 		c.mu.Lock()
 		for _, e := range c.window {
@@ -328,16 +343,27 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		}
 		for _, lw := range waits {
 			waiter, holder := byConn[lw.Waiter], byConn[lw.Holder]
-			if waiter == nil || holder == nil || holder.t.Seq <= waiter.t.Seq || !holder.waiting {
+			if waiter == nil || holder == nil || holder.t.Seq <= waiter.t.Seq {
 				continue
 			}
 			select {
 			case <-holder.abort:
+				continue // already being aborted
 			default:
 				close(holder.abort)
 			}
+			victims = append(victims, victim{e: holder, conn: lw.Holder, kill: !holder.waiting})
 		}
 		c.mu.Unlock()
+		for _, v := range victims {
+			c.opts.Logger.Info("order-inversion deadlock: aborting the later transaction",
+				"txn", v.e.t.ID(), "waiting_for_turn", !v.kill)
+			if v.kill && c.opts.Interrupt != nil {
+				if err := c.opts.Interrupt(ctx, v.conn); err != nil {
+					c.opts.Logger.Warn("interrupt a blocked transaction", "txn", v.e.t.ID(), "err", err)
+				}
+			}
+		}
 	}
 }
 

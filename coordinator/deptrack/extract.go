@@ -123,17 +123,19 @@ type colMap struct {
 	unmapped []int               // binlog columns the target lacks: an error when an image carries one
 	byName   bool
 	err      error
+	tm       *replication.TableMapEvent // the table map it was built from
 }
 
 type mapKey struct {
-	tm    *replication.TableMapEvent
 	tbl   *tableschema.Table
 	ncols int
 }
 
+// mapping returns the column mapping of tm onto tbl. The parser decodes a new table map for every transaction:
+// a cached mapping is reused when the table map describes the same columns.
 func (x *Extractor) mapping(tm *replication.TableMapEvent, tbl *tableschema.Table, ncols int) *colMap {
-	k := mapKey{tm, tbl, ncols}
-	if m, ok := x.maps[k]; ok {
+	k := mapKey{tbl, ncols}
+	if m, ok := x.maps[k]; ok && (m.tm == tm || sameColumns(m.tm, tm)) {
 		return m
 	}
 	if len(x.maps) >= maxCached {
@@ -144,8 +146,28 @@ func (x *Extractor) mapping(tm *replication.TableMapEvent, tbl *tableschema.Tabl
 	return m
 }
 
+// sameColumns reports whether two table maps describe the same columns: types, metadata, signedness and names.
+func sameColumns(a, b *replication.TableMapEvent) bool {
+	if a.ColumnCount != b.ColumnCount || string(a.ColumnType) != string(b.ColumnType) ||
+		string(a.SignednessBitmap) != string(b.SignednessBitmap) || len(a.ColumnMeta) != len(b.ColumnMeta) ||
+		len(a.ColumnName) != len(b.ColumnName) {
+		return false
+	}
+	for i := range a.ColumnMeta {
+		if a.ColumnMeta[i] != b.ColumnMeta[i] {
+			return false
+		}
+	}
+	for i := range a.ColumnName {
+		if string(a.ColumnName[i]) != string(b.ColumnName[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 func newColMap(tm *replication.TableMapEvent, tbl *tableschema.Table, ncols int) *colMap {
-	m := &colMap{metas: rowsql.MetasFromTableMap(nil, tm), binOf: make([]int, len(tbl.Columns))}
+	m := &colMap{metas: rowsql.MetasFromTableMap(nil, tm), binOf: make([]int, len(tbl.Columns)), tm: tm}
 	for i := range m.binOf {
 		m.binOf[i] = -1
 	}

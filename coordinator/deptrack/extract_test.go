@@ -488,6 +488,33 @@ func TestExtractorReuse(t *testing.T) {
 	}
 }
 
+// A new table map per transaction with the same columns reuses the mapping; one with the columns named in another
+// order maps them again.
+func TestExtractorTableMapChange(t *testing.T) {
+	r := pkTable()
+	x := NewExtractor()
+	tm1 := tableMap("db", "t", named("id", bInt), named("u", bInt), named("name", bVarchar))
+	tm2 := tableMap("db", "t", named("id", bInt), named("u", bInt), named("name", bVarchar))
+	tm3 := tableMap("db", "t", named("name", bVarchar), named("u", bInt), named("id", bInt))
+	get := func(tm *replication.TableMapEvent, v ...any) []Key {
+		k, _, err := x.Add(nil, ins, &replication.RowsEvent{Table: tm, ColumnCount: 3, Rows: [][]any{v}}, r.tbl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	a := get(tm1, int32(1), int32(2), "x")
+	if m := x.maps[mapKey{r.tbl, 3}]; m.tm != tm1 {
+		t.Fatal("not cached")
+	}
+	if b := get(tm2, int32(1), int32(2), "x"); !reflect.DeepEqual(a, b) || x.maps[mapKey{r.tbl, 3}].tm != tm1 {
+		t.Errorf("same columns: %v %v", a, b)
+	}
+	if c := get(tm3, "x", int32(2), int32(1)); !reflect.DeepEqual(a, c) || x.maps[mapKey{r.tbl, 3}].tm != tm3 {
+		t.Errorf("reordered columns: %v %v", a, c)
+	}
+}
+
 func TestTableSchemas(t *testing.T) {
 	tbl := &tableschema.Table{Schema: "App", ForeignKeys: []tableschema.ForeignKey{{RefSchema: "ref"}, {RefSchema: "app"}},
 		ReferencedBy: []tableschema.IncomingFK{{ChildSchema: "kids"}, {ChildSchema: "REF"}}}
