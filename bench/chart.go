@@ -15,10 +15,9 @@ import (
 // failed shows "failed" instead of a bar. Plain SVG 1.1, no scripts or external resources.
 
 const (
-	chartWidth   = 960
+	plotWidth    = 650 // from the y axis to the legend
 	panelHeight  = 320
 	plotLeft     = 80
-	plotRight    = 230 // room for the legend
 	plotTop      = 50
 	plotBottom   = 60
 	chartPadding = 10
@@ -49,6 +48,11 @@ func renderChart(title string, results []Result) string {
 		}
 	}
 	color := func(name string) string { return palette[slices.Index(names, name)%len(palette)] }
+	legendW := 200
+	for _, n := range names {
+		legendW = max(legendW, 40+7*len(n)) // about 7 px per character at 12 px
+	}
+	chartWidth := plotLeft + plotWidth + legendW
 
 	height := chartPadding*2 + 45 + max(1, len(workloads))*panelHeight
 	var b strings.Builder
@@ -83,7 +87,7 @@ func renderChart(title string, results []Result) string {
 		renderPanel(&b, top, desc, series, color)
 	}
 	// Legend (once, at the top right).
-	lx := chartWidth - plotRight + 20
+	lx := plotLeft + plotWidth + 20
 	for i, n := range names {
 		y := chartPadding + 45 + plotTop + i*20
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="14" fill="%s"/>`+"\n", lx, y, color(n))
@@ -94,7 +98,7 @@ func renderChart(title string, results []Result) string {
 }
 
 func renderPanel(b *strings.Builder, top int, desc string, series []chartSeries, color func(string) string) {
-	left, right := plotLeft, chartWidth-plotRight
+	left, right := plotLeft, plotLeft+plotWidth
 	y0 := top + panelHeight - plotBottom // the x axis
 	y1 := top + plotTop                  // the top of the plot
 	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", chartPadding, top+25, esc(desc))

@@ -1,7 +1,7 @@
 // Command bench measures mtreplica against MariaDB's own replica, side by side, on this machine.
 //
 //	go run ./bench --quick                       # under 3 minutes: bench-results/quick.{json,md,svg}
-//	go run ./bench                               # everything: 6 workloads x 8 configurations x 2 repeats
+//	go run ./bench                               # everything: 6 workloads x 10 configurations x 2 repeats
 //	go run ./bench --txns 20000 --workloads write16,write1 --native-threads 0,16 --native-modes optimistic
 //
 // # What it starts
@@ -57,9 +57,9 @@
 //     by the receiver alone (`mtreplica run --no-applier`); each run gets a copy. The clock runs from starting the
 //     daemon (its receiver, like the native I/O thread, stays connected and finds nothing new) until the target's
 //     progress tables (mtreplica.low_water, mtreplica.applied_transactions) cover the source's position.
-//     The harness reads `mtreplica run -h` and passes --workers, --mode and --preserve-commit-order when the daemon
-//     has them; a configuration it cannot express is skipped with a note. Without --mode the dependency mode is
-//     the daemon's own, labelled commit-order.
+//     The harness reads `mtreplica run -h` and passes --workers, --dependency-tracking and
+//     --preserve-commit-order when the daemon has them; a configuration a daemon cannot express is skipped with a
+//     note. The defaults, --mt-modes logical-clock+writeset x --mt-workers 1,4,16, mirror the native 0,4,16.
 //
 // Both are polled every 25 ms over a separate connection. After every run the target is compared with the source
 // (mariadbtest.Compare: schemas, columns, row counts, CHECKSUM TABLE); a run that does not match, or that errs, is

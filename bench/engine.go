@@ -28,16 +28,16 @@ type engine struct {
 }
 
 // Flags of `mtreplica run` the harness passes when the daemon has them. Without the first three only the
-// daemon's defaults can be measured (workers 1, commit-order, commit order preserved); without --no-applier the
-// relay log cannot be filled ahead of a run.
+// defaults of a daemon that has none of them can be measured (one worker, commit-order, commit order preserved);
+// without --no-applier the relay log cannot be filled ahead of a run.
 const (
 	flagWorkers   = "workers"
-	flagMode      = "mode"
+	flagMode      = "dependency-tracking"
 	flagPreserve  = "preserve-commit-order"
 	flagNoApplier = "no-applier"
 )
 
-// defaultMT is what the daemon does when none of the flags above are given.
+// defaultMT is what a daemon without the flags above does.
 var defaultMT = mtConfig{mode: "commit-order", workers: 1, preserve: true}
 
 // buildEngine builds ./cmd/mtreplica into work (unless bin is given) and asks it which flags `run` has.

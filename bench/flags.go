@@ -46,6 +46,7 @@ type config struct {
 	svgPath  string
 	mdPath   string
 	mtBin    string
+	fromJSON string
 	keep     bool
 	timeout  time.Duration
 }
@@ -91,6 +92,7 @@ var quickDefaults = map[string]string{
 	"repeat":         "1",
 	"native-threads": "0,16",
 	"native-modes":   "optimistic",
+	"mt-workers":     "1,4",
 	"steady":         "10s",
 	"steady-rate":    "300",
 	"steady-native":  "0",
@@ -126,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		nativeThreads, nativeModes, mtModes, mtWorkers, pco string
 		steadyNative                                        string
 	)
-	fs.BoolVar(&c.quick, "quick", false, "a small run (2 tables x 10k rows, 3000-transaction backlog, write16 only, 1 repeat, native 0 and 16:optimistic, 10s steady): under 3 minutes")
+	fs.BoolVar(&c.quick, "quick", false, "a small run (2 tables x 10k rows, 3000-transaction backlog, write16 only, 1 repeat, native 0 and 16:optimistic, mtreplica 1 and 4 workers, 10s steady): under 3 minutes")
 	fs.StringVar(&durability, "durability", "strict", "strict (innodb_flush_log_at_trx_commit=1, sync_binlog=1) or relaxed (2 and 0), on every server")
 	fs.IntVar(&c.tables, "tables", 8, "sysbench tables of initial data")
 	fs.IntVar(&c.tableSize, "table-size", 100000, "rows per sysbench table")
@@ -136,8 +138,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&engines, "engines", strings.Join(allEngines, ","), "engines to measure: mtreplica, mariadb (the native replica)")
 	fs.StringVar(&nativeThreads, "native-threads", "0,4,16", "slave_parallel_threads values of the native replica")
 	fs.StringVar(&nativeModes, "native-modes", "conservative,optimistic,aggressive", "slave_parallel_mode values (used where threads > 0)")
-	fs.StringVar(&mtModes, "mt-modes", "commit-order", "mtreplica dependency modes: "+strings.Join(allMTModes, ", "))
-	fs.StringVar(&mtWorkers, "mt-workers", "1", "mtreplica worker counts")
+	fs.StringVar(&mtModes, "mt-modes", "logical-clock+writeset", "mtreplica dependency tracking modes (--dependency-tracking): "+
+		strings.Join(allMTModes, ", ")+", or several joined by +")
+	fs.StringVar(&mtWorkers, "mt-workers", "1,4,16", "mtreplica worker counts")
 	fs.StringVar(&pco, "mt-preserve-commit-order", "true", "mtreplica preserve-commit-order values (true, false or both)")
 	fs.DurationVar(&c.steady, "steady", 30*time.Second, "steady-state phase: source under continuous load this long per configuration (0 skips it)")
 	fs.IntVar(&c.steadyRate, "steady-rate", 1000, "steady-state load in transactions/s (sysbench --rate; 0 = as fast as the source goes)")
@@ -151,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.svgPath, "svg", "", "write the chart here (default: the --json path with .svg)")
 	fs.StringVar(&c.mdPath, "md", "", "write the markdown report here (default: the --json path with .md)")
 	fs.StringVar(&c.mtBin, "mtreplica-bin", "", "use this mtreplica binary instead of building ./cmd/mtreplica (to measure a fixed build)")
+	fs.StringVar(&c.fromJSON, "from-json", "", "measure nothing: render the table (stdout, --md) and chart (--svg) of an earlier --json file")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory (snapshots, relay logs, engine logs) at the end")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Minute, "give up on one run after this long (reported as failed)")
 	if err := fs.Parse(args); err != nil {
@@ -191,7 +195,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.nativeModes, err = parseNames("native-modes", nativeModes, allNativeModes); err != nil {
 		errs = append(errs, err)
 	}
-	if c.mtModes, err = parseNames("mt-modes", mtModes, allMTModes); err != nil {
+	if c.mtModes, err = parseModes("mt-modes", mtModes); err != nil {
 		errs = append(errs, err)
 	}
 	if c.nativeThreads, err = parseInts("native-threads", nativeThreads, 0, 256); err != nil {
@@ -224,6 +228,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.timeout <= 0 {
 		bad("-timeout %v: must be positive", c.timeout)
+	}
+	if c.fromJSON != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["json"] {
+			c.jsonPath = c.fromJSON // derive the other outputs from it; it is not rewritten
+		}
 	}
 	if c.jsonPath != "" {
 		base := strings.TrimSuffix(c.jsonPath, filepath.Ext(c.jsonPath))
@@ -332,6 +343,28 @@ func parseBools(flagName, s string) ([]bool, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("-%s: empty", flagName)
+	}
+	return out, nil
+}
+
+// parseModes parses dependency tracking modes: each a name or names joined by "+" ("logical-clock+writeset").
+func parseModes(flagName, s string) ([]string, error) {
+	var out []string
+	for _, f := range splitList(s) {
+		parts := strings.Split(f, "+")
+		for i, p := range parts {
+			parts[i] = strings.ToLower(strings.TrimSpace(p))
+			if !slices.Contains(allMTModes, parts[i]) {
+				return nil, fmt.Errorf("-%s: unknown mode %q in %q; use %s, or several joined by +",
+					flagName, p, f, strings.Join(allMTModes, ", "))
+			}
+		}
+		if m := strings.Join(parts, "+"); !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-%s: empty; use %s", flagName, strings.Join(allMTModes, ", "))
 	}
 	return out, nil
 }

@@ -28,8 +28,9 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if n := len(c.nativeConfigs()); n != 7 {
 		t.Errorf("%d native configurations, want 7: %v", n, c.nativeConfigs())
 	}
-	if got := c.mtConfigs(); len(got) != 1 || got[0] != defaultMT {
-		t.Errorf("mtreplica configurations %v, want [%v]", got, defaultMT)
+	wantMT := []mtConfig{{"logical-clock+writeset", 1, true}, {"logical-clock+writeset", 4, true}, {"logical-clock+writeset", 16, true}}
+	if got := c.mtConfigs(); !slices.Equal(got, wantMT) {
+		t.Errorf("mtreplica configurations %v, want %v", got, wantMT)
 	}
 	if c.svgPath != "bench-results/bench.svg" || c.mdPath != "bench-results/bench.md" {
 		t.Errorf("derived paths %q %q", c.svgPath, c.mdPath)
@@ -63,7 +64,7 @@ func TestParseFlagsQuick(t *testing.T) {
 
 func TestParseFlagsLists(t *testing.T) {
 	c, err := parseFlags([]string{"--native-threads", "0, 4,4", "--native-modes", "aggressive", "--mt-workers", "1,4",
-		"--mt-modes", "commit-order,writeset", "--mt-preserve-commit-order", "both", "--steady-native", "0,16:optimistic,8"}, io.Discard)
+		"--mt-modes", "commit-order, Writeset+logical-clock", "--mt-preserve-commit-order", "both", "--steady-native", "0,16:optimistic,8"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +73,9 @@ func TestParseFlagsLists(t *testing.T) {
 	}
 	if n := len(c.mtConfigs()); n != 2*2*2 {
 		t.Errorf("%d mtreplica configurations, want 8", n)
+	}
+	if !slices.Equal(c.mtModes, []string{"commit-order", "writeset+logical-clock"}) {
+		t.Errorf("modes %q", c.mtModes)
 	}
 	if want := []nativeConfig{{0, "serial"}, {16, "optimistic"}, {8, "conservative"}}; !slices.Equal(c.steadyNative, want) {
 		t.Errorf("steady native %v, want %v", c.steadyNative, want)
@@ -91,6 +95,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--mt-workers", "0"}, "mt-workers"},
 		{[]string{"--mt-preserve-commit-order", "maybe"}, "true, false or both"},
 		{[]string{"--steady-native", "16:fast"}, `unknown mode "fast"`},
+		{[]string{"--mt-modes", "writeset+fast"}, `unknown mode "fast"`},
 		{[]string{"--repeat", "0"}, "-repeat 0"},
 		{[]string{"--steady-workload", "hotspot"}, "steady-workload"},
 		{[]string{"extra"}, "unexpected argument"},
@@ -100,5 +105,22 @@ func TestParseFlagsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parseFlags(%q) = %v, want an error containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestParseFlagsFromJSON(t *testing.T) {
+	c, err := parseFlags([]string{"--from-json", "r/medium.json"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.svgPath != "r/medium.svg" || c.mdPath != "r/medium.md" {
+		t.Errorf("outputs %q %q", c.svgPath, c.mdPath)
+	}
+	c, err = parseFlags([]string{"--from-json", "r/medium.json", "--svg", "docs/x.svg", "--md", ""}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.svgPath != "docs/x.svg" || c.mdPath != "r/medium.md" {
+		t.Errorf("explicit outputs %q %q", c.svgPath, c.mdPath)
 	}
 }

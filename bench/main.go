@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
+	if c.fromJSON != "" {
+		if err := render(c); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ok, err := run(ctx, c, strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " "))
@@ -37,6 +45,33 @@ func main() {
 	if !ok {
 		os.Exit(1) // some run failed: the table says which
 	}
+}
+
+// render writes the table and chart of an earlier run's --json file (--from-json) to stdout, --md and --svg.
+func render(c config) error {
+	b, err := os.ReadFile(c.fromJSON)
+	if err != nil {
+		return err
+	}
+	var results []Result
+	if err := json.Unmarshal(b, &results); err != nil {
+		return fmt.Errorf("%s: %w", c.fromJSON, err)
+	}
+	title := "mtreplica vs MariaDB native replica"
+	if len(results) > 0 {
+		title += " (" + results[0].Durability + " durability)"
+	}
+	var md bytes.Buffer
+	writeMarkdown(&md, report{title: title}, results)
+	fmt.Print(md.String())
+	var errs []error
+	if c.mdPath != "" {
+		errs = append(errs, writeFile(c.mdPath, md.Bytes()))
+	}
+	if c.svgPath != "" {
+		errs = append(errs, writeFile(c.svgPath, []byte(renderChart(title, results))))
+	}
+	return errors.Join(errs...)
 }
 
 // bench holds one harness invocation's state.

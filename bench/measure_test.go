@@ -112,7 +112,7 @@ func TestRunFlagsOf(t *testing.T) {
 		t.Errorf("workers=4 with --workers available: %s", why)
 	}
 	why := e.unsupported(mtConfig{mode: "writeset", workers: 4, preserve: false})
-	if !strings.Contains(why, "--mode") || !strings.Contains(why, "--preserve-commit-order") || strings.Contains(why, "--workers") {
+	if !strings.Contains(why, "--dependency-tracking") || !strings.Contains(why, "--preserve-commit-order") || strings.Contains(why, "--workers") {
 		t.Errorf("unsupported = %q", why)
 	}
 	if why := (&engine{flags: map[string]bool{}}).unsupported(defaultMT); why != "" {
@@ -135,10 +135,10 @@ func TestEngineRunArgsPassThrough(t *testing.T) {
 	if strings.Contains(joined, "--workers") {
 		t.Errorf("passed --workers to a daemon without it: %q", joined)
 	}
-	full := (&engine{flags: map[string]bool{"workers": true, "mode": true, "preserve-commit-order": true}}).
-		runArgs(srv, dst, "/relay", base, mtConfig{mode: "writeset", workers: 8, preserve: false})
+	full := (&engine{flags: map[string]bool{"workers": true, "dependency-tracking": true, "preserve-commit-order": true}}).
+		runArgs(srv, dst, "/relay", base, mtConfig{mode: "logical-clock+writeset", workers: 8, preserve: false})
 	joined = strings.Join(full, " ")
-	for _, want := range []string{"--workers=8", "--mode=writeset", "--preserve-commit-order=false"} {
+	for _, want := range []string{"--workers=8", "--dependency-tracking=logical-clock+writeset", "--preserve-commit-order=false"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("args %q lack %q", joined, want)
 		}

@@ -213,8 +213,10 @@ type Coordinator struct {
 	window []*entry // read and dispatched-or-waiting, not yet committed, in Seq order
 	popped int      // entries retire removed from the window's head, for the dispatcher's index
 	low    uint64   // every Seq <= low is committed or skipped
-	lowCh  chan struct{}
-	marks  map[string]Mark // per stream: the last transaction at or below low
+	// lastStall is the Seq of the last head whose stall was broken (once per head).
+	lastStall uint64
+	lowCh     chan struct{}
+	marks     map[string]Mark // per stream: the last transaction at or below low
 
 	metrics *metrics
 }

@@ -314,7 +314,12 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 				break
 			}
 		}
+		stalled := c.stalledHead()
 		c.mu.Unlock()
+		if stalled != nil {
+			c.breakStall(ctx, stalled)
+			continue
+		}
 		if !suspect {
 			continue
 		}
@@ -362,6 +367,69 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 				if err := c.opts.Interrupt(ctx, v.conn); err != nil {
 					c.opts.Logger.Warn("interrupt a blocked transaction", "txn", v.e.t.ID(), "err", err)
 				}
+			}
+		}
+	}
+}
+
+// headStall is how long the first uncommitted transaction may run while later
+// ones hold their transactions open before the coordinator assumes a cycle it
+// cannot see (a lock held outside the lock-wait view) and aborts the later ones.
+const headStall = 2 * time.Second
+
+// stalledHead returns the first uncommitted transaction when it has run longer
+// than headStall while later transactions are running. Called with c.mu held.
+func (c *Coordinator) stalledHead() *entry {
+	var head *entry
+	for _, e := range c.window {
+		if e.done {
+			continue
+		}
+		if head == nil {
+			if !e.running || e.waiting || time.Since(e.started) < headStall || e.t.Seq == c.lastStall {
+				return nil
+			}
+			head = e
+			continue
+		}
+		if e.running {
+			return head
+		}
+	}
+	return nil
+}
+
+// breakStall aborts every running transaction after head, so that whatever
+// locks they hold are released and head can commit; they are applied again
+// after it. A bounded wait: the fallback when the lock-wait view shows no
+// cycle.
+func (c *Coordinator) breakStall(ctx context.Context, head *entry) {
+	type victim struct {
+		e    *entry
+		conn uint32
+		kill bool
+	}
+	var victims []victim
+	c.mu.Lock()
+	c.lastStall = head.t.Seq
+	for _, e := range c.window {
+		if !e.running || e.t.Seq <= head.t.Seq || e.worker < 0 {
+			continue
+		}
+		select {
+		case <-e.abort:
+			continue
+		default:
+			close(e.abort)
+		}
+		victims = append(victims, victim{e: e, conn: c.workers[e.worker].ConnectionID(), kill: !e.waiting})
+	}
+	c.mu.Unlock()
+	c.opts.Logger.Info("first transaction stalled; aborting the transactions after it", "txn", head.t.ID(), "aborted", len(victims))
+	for _, v := range victims {
+		if v.kill && v.conn != 0 && c.opts.Interrupt != nil {
+			if err := c.opts.Interrupt(ctx, v.conn); err != nil {
+				c.opts.Logger.Warn("interrupt a blocked transaction", "txn", v.e.t.ID(), "err", err)
 			}
 		}
 	}
