@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build test test-short demo lint deps fuzz clean
+.PHONY: all build test test-short demo lint deps fuzz clean bench bench-quick
 
 all: build
 
@@ -24,6 +24,14 @@ test-short:
 # A local source and target, a sysbench workload, replication, verification.
 demo: deps build
 	./bin/mtreplica demo
+
+# mtreplica against MariaDB's own replica (bench/README.md); results in bench-results/.
+# bench-quick: under 3 minutes; bench: the full matrix, two to three hours on 2 cores.
+bench-quick: deps
+	$(GO) run ./bench --quick --json bench-results/quick.json
+
+bench: deps
+	$(GO) run ./bench $(BENCHFLAGS)
 
 lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
