@@ -63,7 +63,7 @@ type Config struct {
 	// UnorderedCommits lets workers commit as soon as they are done
 	// (replica_preserve_commit_order=OFF). By default commits follow source order.
 	UnorderedCommits bool
-	// QueueBytes bounds transactions read but not yet applied (default 64 MiB).
+	// QueueBytes bounds the raw bytes of transactions read but not yet applied (default 16 MiB; decoded, they take several times that in memory).
 	QueueBytes int64
 	// NoReceiver runs only the applier, on what the relay log holds (START
 	// REPLICA SQL_THREAD); NoApplier runs only the receiver (START REPLICA IO_THREAD).

@@ -61,7 +61,7 @@ type LockWait struct{ Waiter, Holder uint32 }
 // Options configure a Coordinator.
 type Options struct {
 	// QueueBytes bounds the raw bytes of transactions read but not yet
-	// committed (like replica_pending_jobs_size_max). Default 64 MiB. A
+	// committed (like replica_pending_jobs_size_max). Default 16 MiB. A
 	// transaction larger than the budget takes the whole budget.
 	QueueBytes int64
 	// PreserveCommitOrder makes transactions commit in source order.
@@ -101,7 +101,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.QueueBytes <= 0 {
-		o.QueueBytes = 64 << 20
+		o.QueueBytes = 16 << 20
 	}
 	if o.MaxAborts <= 0 {
 		o.MaxAborts = 100
