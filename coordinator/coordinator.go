@@ -150,6 +150,19 @@ type WorkerStatus struct {
 	waitingCommit, applyingBody bool
 }
 
+// accrue adds the time since the last state change to the current state's total.
+func (w *WorkerStatus) accrue(now time.Time) {
+	switch {
+	case w.waitingCommit:
+		w.CommitWaitTime += now.Sub(w.stateSince)
+	case w.applyingBody:
+		w.BusyTime += now.Sub(w.stateSince)
+	default:
+		w.IdleTime += now.Sub(w.stateSince)
+	}
+	w.stateSince = now
+}
+
 // entry is a transaction between dispatch and commit.
 type entry struct {
 	t       *Txn
@@ -250,15 +263,7 @@ func (c *Coordinator) Status() Status {
 	s.Workers = append([]WorkerStatus(nil), c.status.Workers...)
 	now := time.Now()
 	for i := range s.Workers {
-		w := &s.Workers[i]
-		switch {
-		case w.waitingCommit:
-			w.CommitWaitTime += now.Sub(w.stateSince)
-		case w.applyingBody:
-			w.BusyTime += now.Sub(w.stateSince)
-		default:
-			w.IdleTime += now.Sub(w.stateSince)
-		}
+		s.Workers[i].accrue(now)
 	}
 	for _, e := range c.window {
 		if !e.done {

@@ -226,16 +226,7 @@ func (c *Coordinator) workerState(i int, txn string, body, commitWait bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := &c.status.Workers[i]
-	now := time.Now()
-	switch {
-	case w.waitingCommit:
-		w.CommitWaitTime += now.Sub(w.stateSince)
-	case w.applyingBody:
-		w.BusyTime += now.Sub(w.stateSince)
-	default:
-		w.IdleTime += now.Sub(w.stateSince)
-	}
-	w.stateSince = now
+	w.accrue(time.Now())
 	w.ApplyingTransaction = txn
 	w.applyingBody, w.waitingCommit = body, commitWait
 }
