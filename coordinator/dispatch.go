@@ -43,6 +43,11 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 		var workCh chan<- *entry
 		if next < len(c.window) && c.window[next].t.Dep <= c.low {
 			head, workCh = c.window[next], work
+			if (dispatched+1)%c.opts.PruneEvery == 0 && head.t.Prune == nil {
+				// Set before the send: the worker reads it. Marks only grow, so
+				// they stay valid if this dispatch happens later.
+				head.t.Prune = c.markList()
+			}
 		}
 		idle := len(c.window) == 0
 		c.mu.Unlock()
@@ -66,9 +71,6 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 				openTurn(head)
 			}
 			dispatched++
-			if dispatched%c.opts.PruneEvery == 0 {
-				head.t.Prune = c.markList()
-			}
 			next++
 			c.mu.Unlock()
 			c.metrics.dispatched.Inc()
