@@ -26,6 +26,7 @@ import (
 // ROTATE_EVENT naming the source file and position of its first event.
 type Log struct {
 	opts      Options
+	lock      *os.File // flock on the directory's lock file, held while open
 	log       *slog.Logger
 	m         *metrics
 	indexPath string
@@ -98,11 +99,17 @@ func Open(opts Options) (*Log, error) {
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open relay log: %w", err)
 	}
-	m, err := newMetrics(o.Registerer)
+	lock, err := lockDir(o.Dir, o.BaseName)
 	if err != nil {
 		return nil, err
 	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	l := &Log{
+		lock:      lock,
 		opts:      o,
 		log:       o.Logger.With("relay_log", filepath.Join(o.Dir, o.BaseName)),
 		m:         m,
@@ -115,6 +122,7 @@ func Open(opts Options) (*Log, error) {
 			_ = l.w.f.Close()
 		}
 		m.unregister()
+		lock.Close()
 		return nil, fmt.Errorf("open relay log %s: %w", filepath.Join(o.Dir, o.BaseName), err)
 	}
 	return l, nil
@@ -443,6 +451,10 @@ func (l *Log) Close() error {
 	l.wake()
 	l.mu.Unlock()
 	l.m.unregister()
+	if l.lock != nil {
+		l.lock.Close() // releases the flock
+		l.lock = nil
+	}
 	return w.err
 }
 

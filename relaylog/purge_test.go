@@ -120,7 +120,7 @@ func TestReset(t *testing.T) {
 	}
 	ents, _ := os.ReadDir(o.Dir)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "relay-bin") {
+		if strings.HasPrefix(e.Name(), "relay-bin") && e.Name() != "relay-bin.lock" { // the lock stays while open
 			t.Errorf("%s left after Reset", e.Name())
 		}
 	}
