@@ -129,7 +129,9 @@ func readSourceInfo(conn *client.Conn) (*SourceInfo, error) {
 	for i := 0; i < r.RowNumber(); i++ {
 		k, _ := r.GetString(i, 0)
 		v, _ := r.GetString(i, 1)
-		vars[strings.ToLower(k)] = v
+		// go-mysql's strings alias the result's buffer, which Close returns to
+		// a pool shared by every connection: copy before closing.
+		vars[strings.ToLower(k)] = strings.Clone(v)
 	}
 	r.Close()
 	info := sourceInfoFromVars(vars)
@@ -138,13 +140,14 @@ func readSourceInfo(conn *client.Conn) (*SourceInfo, error) {
 		return nil, fmt.Errorf("read current user: %w", err)
 	}
 	info.User, _ = r.GetString(0, 0)
+	info.User = strings.Clone(info.User)
 	r.Close()
 	if r, err = conn.Execute("SHOW GRANTS FOR CURRENT_USER()"); err != nil {
 		return nil, fmt.Errorf("read grants: %w", err)
 	}
 	for i := 0; i < r.RowNumber(); i++ {
 		g, _ := r.GetString(i, 0)
-		info.Grants = append(info.Grants, g)
+		info.Grants = append(info.Grants, strings.Clone(g))
 	}
 	r.Close()
 	return info, nil
