@@ -176,37 +176,6 @@ type entry struct {
 	waiting bool // the worker is waiting for the commit turn
 }
 
-type gate struct{ e *entry }
-
-func (g gate) Ready() bool {
-	select {
-	case <-g.e.turn:
-		return true
-	default:
-		return false
-	}
-}
-
-func (g gate) Aborted() bool {
-	select {
-	case <-g.e.abort:
-		return true
-	default:
-		return false
-	}
-}
-
-func (g gate) Wait(ctx context.Context) error {
-	select {
-	case <-g.e.turn:
-		return nil
-	case <-g.e.abort:
-		return ErrAborted
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 type result struct {
 	e      *entry
 	worker int

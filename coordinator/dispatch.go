@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/mtreplica/mtreplica/relaylog"
 )
 
 // Mark is a progress low-water mark for one stream: every transaction of the
@@ -100,9 +98,7 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 }
 
 func openTurn(e *entry) {
-	select {
-	case <-e.turn:
-	default:
+	if !isClosed(e.turn) {
 		close(e.turn)
 	}
 }
@@ -199,8 +195,9 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 		c.mu.Lock()
 		e.worker = i
 		c.mu.Unlock()
-		c.workerState(i, e.t.ID(), true, false)
-		c.setState("Applying " + e.t.ID())
+		id := e.t.ID()
+		c.workerState(i, id, true, false)
+		c.setState("Applying " + id)
 		start := time.Now()
 		err := w.Apply(ctx, e.t, &workerGate{c: c, e: e, worker: i})
 		if err == nil {
@@ -208,7 +205,7 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 			c.mu.Lock()
 			ws := &c.status.Workers[i]
 			ws.TransactionsApplied++
-			ws.LastAppliedTransaction = e.t.ID()
+			ws.LastAppliedTransaction = id
 			c.mu.Unlock()
 		} else if !errors.Is(err, ErrAborted) && ctx.Err() == nil {
 			c.mu.Lock()
@@ -239,14 +236,18 @@ type workerGate struct {
 	worker int
 }
 
-func (g *workerGate) Ready() bool { return gate{g.e}.Ready() }
+func (g *workerGate) Ready() bool { return isClosed(g.e.turn) }
 
 func (g *workerGate) Aborted() bool {
 	g.c.mu.Lock()
 	abort := g.e.abort
 	g.c.mu.Unlock()
+	return isClosed(abort)
+}
+
+func isClosed(ch chan struct{}) bool {
 	select {
-	case <-abort:
+	case <-ch:
 		return true
 	default:
 		return false
@@ -324,11 +325,6 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		if len(waits) == 0 {
 			continue
 		}
-		type victim struct {
-			e    *entry
-			conn uint32
-			kill bool
-		}
 		var victims []victim
 		byConn := map[uint32]*entry{}
 		c.mu.Lock()
@@ -344,22 +340,46 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 			if waiter == nil || holder == nil || holder.t.Seq <= waiter.t.Seq {
 				continue
 			}
-			select {
-			case <-holder.abort:
-				continue // already being aborted
-			default:
-				close(holder.abort)
+			if v, ok := c.abortEntry(holder); ok {
+				victims = append(victims, v)
 			}
-			victims = append(victims, victim{e: holder, conn: lw.Holder, kill: !holder.waiting})
 		}
 		c.mu.Unlock()
 		for _, v := range victims {
 			c.opts.Logger.Info("order-inversion deadlock: aborting the later transaction",
 				"txn", v.e.t.ID(), "waiting_for_turn", !v.kill)
-			if v.kill && c.opts.Interrupt != nil {
-				if err := c.opts.Interrupt(ctx, v.conn); err != nil {
-					c.opts.Logger.Warn("interrupt a blocked transaction", "txn", v.e.t.ID(), "err", err)
-				}
+		}
+		c.interrupt(ctx, victims)
+	}
+}
+
+// victim is a transaction being aborted; kill: its statement must be interrupted.
+type victim struct {
+	e    *entry
+	conn uint32
+	kill bool
+}
+
+// abortEntry closes e's abort channel unless it is closed already. Called
+// with c.mu held.
+func (c *Coordinator) abortEntry(e *entry) (victim, bool) {
+	if isClosed(e.abort) {
+		return victim{}, false
+	}
+	close(e.abort)
+	return victim{e: e, conn: c.workers[e.worker].ConnectionID(), kill: !e.waiting}, true
+}
+
+// interrupt kills the running statement of each victim that is not waiting
+// for its commit turn (a waiting one sees its closed abort channel).
+func (c *Coordinator) interrupt(ctx context.Context, victims []victim) {
+	if c.opts.Interrupt == nil {
+		return
+	}
+	for _, v := range victims {
+		if v.kill && v.conn != 0 {
+			if err := c.opts.Interrupt(ctx, v.conn); err != nil {
+				c.opts.Logger.Warn("interrupt a blocked transaction", "txn", v.e.t.ID(), "err", err)
 			}
 		}
 	}
@@ -397,11 +417,6 @@ func (c *Coordinator) stalledHead() *entry {
 // after it. A bounded wait: the fallback when the lock-wait view shows no
 // cycle.
 func (c *Coordinator) breakStall(ctx context.Context, head *entry) {
-	type victim struct {
-		e    *entry
-		conn uint32
-		kill bool
-	}
 	var victims []victim
 	c.mu.Lock()
 	c.lastStall = head.t.Seq
@@ -409,33 +424,11 @@ func (c *Coordinator) breakStall(ctx context.Context, head *entry) {
 		if !e.running || e.t.Seq <= head.t.Seq || e.worker < 0 {
 			continue
 		}
-		select {
-		case <-e.abort:
-			continue
-		default:
-			close(e.abort)
+		if v, ok := c.abortEntry(e); ok {
+			victims = append(victims, v)
 		}
-		victims = append(victims, victim{e: e, conn: c.workers[e.worker].ConnectionID(), kill: !e.waiting})
 	}
 	c.mu.Unlock()
 	c.opts.Logger.Info("first transaction stalled; aborting the transactions after it", "txn", head.t.ID(), "aborted", len(victims))
-	for _, v := range victims {
-		if v.kill && v.conn != 0 && c.opts.Interrupt != nil {
-			if err := c.opts.Interrupt(ctx, v.conn); err != nil {
-				c.opts.Logger.Warn("interrupt a blocked transaction", "txn", v.e.t.ID(), "err", err)
-			}
-		}
-	}
-}
-
-// lowWaterPos is the relay position before which everything is committed.
-func (c *Coordinator) lowWaterPos() relaylog.Position {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, e := range c.window {
-		if !e.done {
-			return e.t.Start
-		}
-	}
-	return c.status.RelayPos
+	c.interrupt(ctx, victims)
 }

@@ -121,7 +121,8 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 	}
 	decoded, err := a.decode(ev.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s at %s (source %s:%d): %w", fr.Header.Type, ev.Pos, a.framer.SourceFile(), fr.Header.LogPos, err)
+		return nil, fmt.Errorf("decode %s at relay log %s (source file %q, end offset %d): %w",
+			fr.Header.Type, ev.Pos, a.framer.SourceFile(), fr.Header.LogPos, err)
 	}
 	if fr.Meta {
 		return nil, nil
@@ -153,5 +154,10 @@ func (a *Assembler) decode(raw []byte) (e *replication.BinlogEvent, err error) {
 			e, err = nil, fmt.Errorf("malformed event: %v", r)
 		}
 	}()
-	return a.parser.Parse(raw)
+	e, err = a.parser.Parse(raw)
+	if err != nil && len(err.Error()) > 400 {
+		// go-mysql's decode errors dump the whole event and table map.
+		err = fmt.Errorf("%s...", err.Error()[:400])
+	}
+	return e, err
 }

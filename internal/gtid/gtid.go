@@ -185,6 +185,18 @@ func (s *Set) AddInterval(stream string, iv Interval) {
 		return
 	}
 	cur := s.streams[stream]
+	// Fast path, once per transaction in order: extend or follow the last interval in place.
+	if n := len(cur); n > 0 && iv.Start > cur[n-1].Start && cur[n-1].End != ^uint64(0) {
+		last := &cur[n-1]
+		switch {
+		case iv.Start <= last.End+1:
+			last.End = max(last.End, iv.End)
+			return
+		default:
+			s.streams[stream] = append(cur, iv)
+			return
+		}
+	}
 	out := make([]Interval, 0, len(cur)+1)
 	i := 0
 	for ; i < len(cur) && cur[i].End+1 < iv.Start && cur[i].End != ^uint64(0); i++ {

@@ -93,3 +93,11 @@ func TestSetProperty(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkSetAddInOrder(b *testing.B) {
+	s := NewSet(MariaDB)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		s.Add(MariaDBGTID(0, 1, uint64(i+1)))
+	}
+}
