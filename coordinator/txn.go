@@ -18,7 +18,8 @@ type Txn struct {
 	Seq uint64
 	// Info is what the framer learned: GTID, logical clock or commit id, source positions.
 	Info binlogfmt.TxnInfo
-	// Events are the transaction's decoded events, GTID event included.
+	// Events are the transaction's decoded events, GTID event included. A MySQL
+	// TRANSACTION_PAYLOAD (compressed transaction) is replaced by the events it holds.
 	Events []*replication.BinlogEvent
 	// Start is the relay position of the first event; Next the one after the last.
 	Start, Next relaylog.Position
@@ -133,7 +134,16 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 	if a.cur == nil {
 		return nil, fmt.Errorf("event %s at %s outside any transaction", fr.Header.Type, ev.Pos)
 	}
-	a.cur.Events = append(a.cur.Events, decoded)
+	if tp, ok := decoded.Event.(*replication.TransactionPayloadEvent); ok {
+		// MySQL 8 binlog_transaction_compression: the payload holds the
+		// transaction's events after its GTID event (BEGIN, table maps, rows,
+		// XID), decoded by go-mysql. The transaction is the GTID event plus
+		// those events, as if uncompressed: the applier and dependency tracking
+		// see an ordinary transaction.
+		a.cur.Events = append(a.cur.Events, tp.Events...)
+	} else {
+		a.cur.Events = append(a.cur.Events, decoded)
+	}
 	a.cur.Bytes += int64(len(ev.Raw))
 	if !fr.End {
 		return nil, nil
