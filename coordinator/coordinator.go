@@ -87,6 +87,11 @@ type Options struct {
 	// QUERY), to abort a transaction blocked on a lock. Nil: only
 	// transactions waiting for their commit turn can be aborted.
 	Interrupt func(ctx context.Context, connID uint32) error
+	// Filter, when set, edits each transaction not skipped before dependency
+	// tracking and apply (replication filters): it may drop events and rename
+	// schemas. A transaction it leaves without changes is still applied, which
+	// records its progress.
+	Filter func(t *Txn)
 	// MaxAborts bounds how often one transaction is aborted for order
 	// inversion before the coordinator gives up with an error. Default 100.
 	MaxAborts int
@@ -326,6 +331,9 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 				return err
 			}
 			continue
+		}
+		if c.opts.Filter != nil {
+			c.opts.Filter(t)
 		}
 		if barrier > 0 {
 			if err := c.waitLow(ctx, barrier); err != nil {
