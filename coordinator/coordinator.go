@@ -39,6 +39,10 @@ type Gate interface {
 	Aborted() bool
 }
 
+// ErrUntilReached is returned by Run when Options.Hold reported the until
+// condition: every transaction before the one that met it is committed.
+var ErrUntilReached = errors.New("until condition reached")
+
 // ErrAborted asks a worker to roll its transaction back: the coordinator
 // applies it again once the transactions before it have committed.
 var ErrAborted = errors.New("transaction aborted by the coordinator to break an order-inversion deadlock")
@@ -69,6 +73,13 @@ type Options struct {
 	// Skip reports whether the target already holds a transaction (from the
 	// executed set read at start). Nil skips nothing.
 	Skip func(t *Txn) bool
+	// Hold, when set, is called with each transaction about to be queued for a
+	// worker (not with skipped ones), from the reader goroutine. It may block:
+	// delayed replication (SOURCE_DELAY) waits there. When it returns
+	// ErrUntilReached, the coordinator waits until every transaction before t
+	// has committed and Run returns ErrUntilReached, t left unapplied (START
+	// REPLICA UNTIL). Any other error stops Run.
+	Hold func(ctx context.Context, t *Txn) error
 	// Dependency returns the Seq t must wait for (t may start once every
 	// transaction with Seq <= dep has committed) and whether t is a barrier,
 	// after which the next dependency is computed only once t committed (so
@@ -331,6 +342,16 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 				return err
 			}
 			continue
+		}
+		if c.opts.Hold != nil {
+			if err := c.opts.Hold(ctx, t); err != nil {
+				if errors.Is(err, ErrUntilReached) {
+					if werr := c.waitLow(ctx, t.Seq-1); werr != nil {
+						return werr
+					}
+				}
+				return err
+			}
 		}
 		if c.opts.Filter != nil {
 			c.opts.Filter(t)
