@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -133,4 +134,28 @@ func ddlAlreadyApplied(err error) bool {
 		return true
 	}
 	return false
+}
+
+// erKeyNotFound is ER_KEY_NOT_FOUND, MySQL's code for a row event whose row is missing.
+const erKeyNotFound = 1032
+
+// ErrorCode returns the server error code an apply error stands for: the
+// target's code, 1062 for a duplicate key and 1032 (ER_KEY_NOT_FOUND) for a
+// row to update or delete that is missing, 0 when there is none (a client-side
+// or connection error).
+func ErrorCode(err error) uint16 {
+	var d *DivergenceError
+	if errors.As(err, &d) {
+		if d.ServerError != nil {
+			return serverCode(d.ServerError)
+		}
+		return erKeyNotFound
+	}
+	return serverCode(err)
+}
+
+// isControlQuery reports BEGIN, COMMIT and ROLLBACK.
+func isControlQuery(q []byte) bool {
+	s := strings.TrimSpace(string(q))
+	return strings.EqualFold(s, "BEGIN") || strings.EqualFold(s, "COMMIT") || strings.EqualFold(s, "ROLLBACK")
 }

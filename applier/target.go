@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
+	"net"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -20,6 +22,42 @@ type TargetOptions struct {
 	ConnectTimeout time.Duration // default 10s
 }
 
+// String describes the options without the password.
+func (o TargetOptions) String() string {
+	return fmt.Sprintf("target %s as %s (password %s, tls %v)", o.Addr, o.User, redacted(o.Password), o.TLS != nil)
+}
+
+// GoString is String, so %#v does not print the password either.
+func (o TargetOptions) GoString() string { return o.String() }
+
+// LogValue keeps the password out of logs.
+func (o TargetOptions) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("addr", o.Addr), slog.String("user", o.User),
+		slog.String("password", redacted(o.Password)), slog.Bool("tls", o.TLS != nil))
+}
+
+func redacted(pw string) string {
+	if pw == "" {
+		return "(none)"
+	}
+	return "(redacted)"
+}
+
+// tlsConfig returns o.TLS with ServerName set to the address's host when the
+// certificate is verified and no name was given.
+func (o TargetOptions) tlsConfig() *tls.Config {
+	if o.TLS == nil || o.TLS.ServerName != "" || o.TLS.InsecureSkipVerify {
+		return o.TLS
+	}
+	c := o.TLS.Clone()
+	if host, _, err := net.SplitHostPort(o.Addr); err == nil {
+		c.ServerName = host
+	} else {
+		c.ServerName = o.Addr
+	}
+	return c
+}
+
 // Dial opens a target connection set up for applying: CLIENT_FOUND_ROWS (an
 // UPDATE's affected rows are the rows it matched), multi-statements, READ
 // COMMITTED, autocommit on, and the row-event session.
@@ -34,8 +72,8 @@ func Dial(ctx context.Context, o TargetOptions) (*client.Conn, error) {
 				return err
 			}
 		}
-		if o.TLS != nil {
-			c.SetTLSConfig(o.TLS)
+		if tc := o.tlsConfig(); tc != nil {
+			c.SetTLSConfig(tc)
 		}
 		return nil
 	}}
