@@ -78,6 +78,8 @@ type Worker struct {
 	buf    strings.Builder
 	expect []expectation
 	stmts  []rowsql.Statement
+	cur    *coordinator.Txn // the transaction whose statements are being added
+	one    [1]*coordinator.Txn
 	// session state on the target connection
 	rowSession bool
 }
@@ -86,9 +88,10 @@ type expectation struct {
 	stmt *rowsql.Statement // nil for control statements
 	sql  string            // for errors (control statements)
 	kind string
+	txn  *coordinator.Txn // the transaction the statement belongs to (nil: the one flushed)
 }
 
-var _ coordinator.Worker = (*Worker)(nil)
+var _ coordinator.GroupWorker = (*Worker)(nil)
 
 // NewWorker returns a worker; it connects on first use.
 func NewWorker(opts Options) *Worker {
@@ -132,6 +135,25 @@ func (w *Worker) ConnectionID() uint32 { return w.connID.Load() }
 // sent first; the COMMIT goes with it when the gate is already open (one round
 // trip), else after the gate opens. gate may be nil (commit at once).
 func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn, gate coordinator.Gate) error {
+	w.one[0] = t
+	defer func() { w.one[0] = nil }()
+	return w.apply(ctx, w.one[:], gate)
+}
+
+// ApplyGroup applies consecutive transactions as one target transaction: each
+// one's statements and progress record in order, then one COMMIT, so the
+// target sees all of them or none. None of ts may be a Statement.
+func (w *Worker) ApplyGroup(ctx context.Context, ts []*coordinator.Txn, gate coordinator.Gate) error {
+	for _, t := range ts {
+		if t.Statement {
+			return fmt.Errorf("%s: a statement that commits implicitly cannot be applied in a group", t.ID())
+		}
+	}
+	return w.apply(ctx, ts, gate)
+}
+
+func (w *Worker) apply(ctx context.Context, ts []*coordinator.Txn, gate coordinator.Gate) error {
+	t, last := ts[0], ts[len(ts)-1]
 	if gate == nil {
 		gate = openGate{}
 	}
@@ -142,7 +164,7 @@ func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn, gate coordinator
 		}
 		if err = w.connect(ctx); err == nil {
 			stop := context.AfterFunc(ctx, func() { w.conn.Close() })
-			err = w.applyOnce(ctx, t, gate)
+			err = w.applyOnce(ctx, ts, gate)
 			if !stop() {
 				w.conn = nil // closed by cancellation
 				w.connID.Store(0)
@@ -183,7 +205,8 @@ func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn, gate coordinator
 		// A lost connection may have lost the COMMIT's answer, not the commit.
 		if isConnError(err) {
 			if err := w.connect(ctx); err == nil {
-				if done, err := w.recorded(t); err == nil && done {
+				// The group's progress rows commit together: the last one stands for all.
+				if done, err := w.recorded(last); err == nil && done {
 					w.applied++
 					return nil
 				}
@@ -205,7 +228,8 @@ func (w *Worker) recorded(t *coordinator.Txn) (bool, error) {
 	return len(r.Values) > 0, nil
 }
 
-func (w *Worker) applyOnce(ctx context.Context, t *coordinator.Txn, gate coordinator.Gate) error {
+func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coordinator.Gate) error {
+	t := ts[0]
 	if t.Statement {
 		// A statement commits implicitly: it runs only when it may commit.
 		if err := gate.Wait(ctx); err != nil {
@@ -214,27 +238,33 @@ func (w *Worker) applyOnce(ctx context.Context, t *coordinator.Txn, gate coordin
 		return w.applyStatement(t)
 	}
 	w.reset()
+	w.cur = t
 	w.add("BEGIN", "control")
-	for _, ev := range t.Events {
-		if err := w.addEvent(t, ev); err != nil {
-			w.rollback()
-			return err
-		}
-		if w.buf.Len() >= w.opts.MaxPacketBytes {
-			if err := w.flush(t); err != nil {
+	for _, t := range ts {
+		w.cur = t
+		for _, ev := range t.Events {
+			if err := w.addEvent(t, ev); err != nil {
+				w.rollback()
 				return err
 			}
+			if w.buf.Len() >= w.opts.MaxPacketBytes {
+				if err := w.flush(t); err != nil {
+					return err
+				}
+			}
+		}
+		stream, seq := t.ProgressKey()
+		w.sep()
+		w.opts.Progress.appendRecord(&w.buf, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos, "applied")
+		w.expect = append(w.expect, expectation{kind: "progress", sql: "record progress", txn: t})
+		for _, m := range t.Prune {
+			w.sep()
+			w.opts.Progress.appendPrune(&w.buf, m.Stream, m.Seq, m.ServerID, m.SourceFile, m.SourcePos)
+			w.expect = append(w.expect, expectation{kind: "control", sql: "raise low-water mark", txn: t},
+				expectation{kind: "control", sql: "prune progress", txn: t})
 		}
 	}
-	stream, seq := t.ProgressKey()
-	w.sep()
-	w.opts.Progress.appendRecord(&w.buf, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos, "applied")
-	w.expect = append(w.expect, expectation{kind: "progress", sql: "record progress"})
-	for _, m := range t.Prune {
-		w.sep()
-		w.opts.Progress.appendPrune(&w.buf, m.Stream, m.Seq, m.ServerID, m.SourceFile, m.SourcePos)
-		w.expect = append(w.expect, expectation{kind: "control", sql: "raise low-water mark"}, expectation{kind: "control", sql: "prune progress"})
-	}
+	t = ts[len(ts)-1]
 	if gate.Ready() {
 		w.add("COMMIT", "control")
 		return w.flush(t)
@@ -316,7 +346,7 @@ func (w *Worker) addRows(t *coordinator.Txn, h *replication.EventHeader, e *repl
 	for i := first; i < len(w.stmts); i++ {
 		w.sep()
 		w.buf.WriteString(w.stmts[i].SQL)
-		w.expect = append(w.expect, expectation{stmt: &w.stmts[i], kind: "rows"})
+		w.expect = append(w.expect, expectation{stmt: &w.stmts[i], kind: "rows", txn: t})
 	}
 	if noFK {
 		w.add("SET @@session.foreign_key_checks=1", "control")
@@ -325,6 +355,7 @@ func (w *Worker) addRows(t *coordinator.Txn, h *replication.EventHeader, e *repl
 }
 
 func (w *Worker) reset() {
+	w.cur = nil
 	w.buf.Reset()
 	w.expect = w.expect[:0]
 	w.stmts = w.stmts[:0]
@@ -339,7 +370,7 @@ func (w *Worker) sep() {
 func (w *Worker) add(sql, kind string) {
 	w.sep()
 	w.buf.WriteString(sql)
-	w.expect = append(w.expect, expectation{sql: sql, kind: kind})
+	w.expect = append(w.expect, expectation{sql: sql, kind: kind, txn: w.cur})
 }
 
 func (w *Worker) rollback() {
@@ -371,12 +402,16 @@ func (w *Worker) flush(t *coordinator.Txn) error {
 		if failure != nil {
 			return
 		}
+		xt := t
+		if x.txn != nil {
+			xt = x.txn
+		}
 		if err != nil {
-			failure = w.statementError(t, x, err)
+			failure = w.statementError(xt, x, err)
 			return
 		}
 		if x.stmt != nil && x.stmt.Expect >= 0 && r != nil && int64(r.AffectedRows) != x.stmt.Expect {
-			failure = w.divergence(t, x.stmt, int64(r.AffectedRows), nil)
+			failure = w.divergence(xt, x.stmt, int64(r.AffectedRows), nil)
 		}
 		if r != nil {
 			r.Close()

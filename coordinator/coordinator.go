@@ -58,6 +58,19 @@ type Worker interface {
 	ConnectionID() uint32
 }
 
+// GroupWorker is a Worker that can apply several consecutive transactions as
+// one target transaction (a group): their bodies and progress records in
+// source order, one COMMIT. The target then sees all of them or none, so the
+// visible state stays a prefix of the source's history, and the cost of a
+// commit (a round trip, an fsync of the target's redo log and binlog) is paid
+// once per group instead of once per transaction.
+type GroupWorker interface {
+	Worker
+	// ApplyGroup applies ts (at least two, in source order, none of them a
+	// Statement) in one target transaction, committing after gate allows.
+	ApplyGroup(ctx context.Context, ts []*Txn, gate Gate) error
+}
+
 // LockWait is one lock wait on the target: the connection Waiter waits for a
 // lock that connection Holder holds.
 type LockWait struct{ Waiter, Holder uint32 }
@@ -106,6 +119,13 @@ type Options struct {
 	// MaxAborts bounds how often one transaction is aborted for order
 	// inversion before the coordinator gives up with an error. Default 100.
 	MaxAborts int
+	// GroupTxns bounds how many consecutive transactions one worker may apply
+	// as one target transaction when its workers are GroupWorkers; 1 disables
+	// grouping. Default 32. Only transactions already read are grouped: a
+	// group never waits for more, so an idle source sees no extra latency.
+	GroupTxns int
+	// GroupBytes bounds a group's raw size. Default 1 MiB.
+	GroupBytes int64
 	// PruneEvery: every this many dispatches, a transaction carries the
 	// progress low-water marks (Txn.Prune). Default 1000.
 	PruneEvery int
@@ -121,6 +141,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxAborts <= 0 {
 		o.MaxAborts = 100
+	}
+	if o.GroupTxns <= 0 {
+		o.GroupTxns = 32
+	}
+	if o.GroupBytes <= 0 {
+		o.GroupBytes = 1 << 20
 	}
 	if o.PruneEvery <= 0 {
 		o.PruneEvery = 1000
@@ -190,7 +216,16 @@ type entry struct {
 	aborts  int
 	done    bool
 	waiting bool // the worker is waiting for the commit turn
+	// group is what a dispatched lead carries: itself and the transactions
+	// after it applied in the same target transaction. lead is set on every
+	// member of a dispatched group (on the lead, to itself); nil otherwise.
+	group []*entry
+	lead  *entry
 }
+
+// member reports whether e runs inside another entry's group: the lead
+// stands for the whole group in ordering, aborts and deadlock detection.
+func (e *entry) member() bool { return e.lead != nil && e.lead != e }
 
 type result struct {
 	e      *entry
@@ -200,11 +235,12 @@ type result struct {
 
 // Coordinator reads transactions from a Source and applies them with its workers.
 type Coordinator struct {
-	src     Source
-	workers []Worker
-	opts    Options
-	asm     *Assembler
-	budget  *semaphore.Weighted
+	src      Source
+	workers  []Worker
+	grouping bool // every worker is a GroupWorker and GroupTxns > 1
+	opts     Options
+	asm      *Assembler
+	budget   *semaphore.Weighted
 
 	mu     sync.Mutex
 	status Status
@@ -232,6 +268,12 @@ func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 		metrics: newMetrics(opts.Registerer),
 		lowCh:   make(chan struct{}),
 		marks:   map[string]Mark{},
+	}
+	c.grouping = opts.GroupTxns > 1
+	for _, w := range workers {
+		if _, ok := w.(GroupWorker); !ok {
+			c.grouping = false
+		}
 	}
 	c.status.Workers = make([]WorkerStatus, len(workers))
 	for i := range c.status.Workers {

@@ -41,6 +41,8 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 		var workCh chan<- *entry
 		if next < len(c.window) && c.window[next].t.Dep <= c.low {
 			head, workCh = c.window[next], work
+			// Set before the send, like the prune marks: the worker reads it.
+			c.formGroup(next)
 			if (dispatched+1)%c.opts.PruneEvery == 0 && head.t.Prune == nil {
 				// Set before the send: the worker reads it. Marks only grow, so
 				// they stay valid if this dispatch happens later.
@@ -63,15 +65,17 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 			c.mu.Unlock()
 		case workCh <- head:
 			c.mu.Lock()
-			head.running = true
-			head.started = time.Now()
+			now := time.Now()
+			for _, m := range head.group {
+				m.running, m.started, m.lead = true, now, head
+			}
 			if !c.opts.PreserveCommitOrder {
 				openTurn(head)
 			}
 			dispatched++
-			next++
+			next += len(head.group)
 			c.mu.Unlock()
-			c.metrics.dispatched.Inc()
+			c.metrics.dispatched.Add(float64(len(head.group)))
 		case r := <-results:
 			if err := c.finish(r); err != nil {
 				return err
@@ -97,44 +101,87 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 	}
 }
 
+// formGroup sets the group of the transaction at window index i, which is
+// ready to dispatch: itself, then as many of the transactions right after it
+// as may run in the same target transaction. A member must be ready too
+// (every dependency committed), or, when the lead is the first uncommitted
+// transaction, may depend on the members before it: they run before it on
+// the same connection. The group stops at the first transaction that fails
+// this, at a statement (it commits implicitly), at one already running or
+// done, and at the size bounds. Called with c.mu held.
+func (c *Coordinator) formGroup(i int) {
+	lead := c.window[i]
+	lead.group = append(lead.group[:0], lead)
+	if !c.grouping || lead.t.Statement {
+		return
+	}
+	isHead := i == 0 // retire has run: everything before window[0] is committed
+	bytes := lead.t.Bytes
+	for k := i + 1; k < len(c.window) && len(lead.group) < c.opts.GroupTxns; k++ {
+		e := c.window[k]
+		if e.done || e.running || e.t.Statement || (e.t.Dep > c.low && !isHead) {
+			break
+		}
+		if bytes += e.t.Bytes; bytes > c.opts.GroupBytes {
+			break
+		}
+		lead.group = append(lead.group, e)
+	}
+}
+
 func openTurn(e *entry) {
 	if !isClosed(e.turn) {
 		close(e.turn)
 	}
 }
 
-// finish records a worker's result.
+// finish records a worker's result for a dispatched lead and its group.
 func (c *Coordinator) finish(r result) error {
 	e := r.e
 	if r.err == nil {
-		c.budget.Release(c.weight(e.t))
 		c.mu.Lock()
-		e.done, e.running, e.worker, e.waiting = true, false, -1, false
+		group := e.group
+		e.group = nil
+		for _, m := range group {
+			m.done, m.running, m.worker, m.waiting, m.lead = true, false, -1, false, nil
+		}
 		c.retire()
-		low := e.t.Next
+		last := group[len(group)-1].t
+		low := last.Next
 		for _, x := range c.window {
 			if !x.done {
 				low = x.t.Start
 				break
 			}
 		}
-		c.status.Applied++
-		c.status.LastApplied = e.t.ID()
-		c.status.LastCommitTime = e.t.CommitTime()
-		c.status.RelayPos = e.t.Next
-		c.status.SourceFile = e.t.Info.SourceFile
-		c.status.ExecSourcePos = e.t.Info.EndPos
+		c.status.Applied += uint64(len(group))
+		c.status.LastApplied = last.ID()
+		c.status.LastCommitTime = last.CommitTime()
+		c.status.RelayPos = last.Next
+		c.status.SourceFile = last.Info.SourceFile
+		c.status.ExecSourcePos = last.Info.EndPos
 		c.mu.Unlock()
-		c.metrics.applied.Inc()
-		c.metrics.lagSeconds.Set(time.Since(e.t.CommitTime()).Seconds())
+		for _, m := range group {
+			c.budget.Release(c.weight(m.t))
+		}
+		c.metrics.applied.Add(float64(len(group)))
+		c.metrics.lagSeconds.Set(time.Since(last.CommitTime()).Seconds())
+		if len(group) > 1 {
+			c.metrics.groupedTxns.Add(float64(len(group)))
+		}
 		if c.opts.OnApplied != nil {
-			c.opts.OnApplied(e.t, low)
+			for _, m := range group {
+				c.opts.OnApplied(m.t, low)
+			}
 		}
 		return nil
 	}
 	if errors.Is(r.err, ErrAborted) {
 		c.mu.Lock()
-		e.running, e.worker, e.waiting = false, -1, false
+		for _, m := range e.group {
+			m.running, m.worker, m.waiting, m.lead = false, -1, false, nil
+		}
+		e.group = nil
 		e.aborts++
 		e.abort = make(chan struct{})
 		e.t.Dep = e.t.Seq - 1 // next time, only once everything before has committed
@@ -184,6 +231,7 @@ func (c *Coordinator) markList() []Mark {
 
 // runWorker feeds one worker.
 func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-chan *entry, results chan<- result) error {
+	var txns []*Txn
 	for {
 		c.workerState(i, "", false, false)
 		var e *entry
@@ -193,19 +241,35 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 			return ctx.Err()
 		}
 		c.mu.Lock()
-		e.worker = i
+		for _, m := range e.group {
+			m.worker = i
+		}
+		n := len(e.group)
 		c.mu.Unlock()
 		id := e.t.ID()
+		if n > 1 {
+			id += fmt.Sprintf(" (+%d in its group)", n-1)
+		}
 		c.workerState(i, id, true, false)
 		c.setState("Applying " + id)
 		start := time.Now()
-		err := w.Apply(ctx, e.t, &workerGate{c: c, e: e, worker: i})
+		gate := &workerGate{c: c, e: e, worker: i}
+		var err error
+		if n > 1 {
+			txns = txns[:0]
+			for _, m := range e.group { // fixed while it runs: only finish changes it
+				txns = append(txns, m.t)
+			}
+			err = w.(GroupWorker).ApplyGroup(ctx, txns, gate)
+		} else {
+			err = w.Apply(ctx, e.t, gate)
+		}
 		if err == nil {
 			c.metrics.applySeconds.Observe(time.Since(start).Seconds())
 			c.mu.Lock()
 			ws := &c.status.Workers[i]
-			ws.TransactionsApplied++
-			ws.LastAppliedTransaction = id
+			ws.TransactionsApplied += uint64(n)
+			ws.LastAppliedTransaction = e.group[n-1].t.ID()
 			c.mu.Unlock()
 		} else if !errors.Is(err, ErrAborted) && ctx.Err() == nil {
 			c.mu.Lock()
@@ -303,7 +367,7 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		c.mu.Lock()
 		suspect := false
 		for _, e := range c.window {
-			if e.running && !e.waiting && time.Since(e.started) > 50*time.Millisecond {
+			if e.running && !e.member() && !e.waiting && time.Since(e.started) > 50*time.Millisecond {
 				suspect = true
 				break
 			}
@@ -329,7 +393,7 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		byConn := map[uint32]*entry{}
 		c.mu.Lock()
 		for _, e := range c.window {
-			if e.running && e.worker >= 0 {
+			if e.running && !e.member() && e.worker >= 0 {
 				if id := c.workers[e.worker].ConnectionID(); id != 0 {
 					byConn[id] = e
 				}
@@ -395,7 +459,7 @@ const headStall = 2 * time.Second
 func (c *Coordinator) stalledHead() *entry {
 	var head *entry
 	for _, e := range c.window {
-		if e.done {
+		if e.done || e.member() {
 			continue
 		}
 		if head == nil {
@@ -421,7 +485,7 @@ func (c *Coordinator) breakStall(ctx context.Context, head *entry) {
 	c.mu.Lock()
 	c.lastStall = head.t.Seq
 	for _, e := range c.window {
-		if !e.running || e.t.Seq <= head.t.Seq || e.worker < 0 {
+		if !e.running || e.member() || e.t.Seq <= head.t.Seq || e.worker < 0 {
 			continue
 		}
 		if v, ok := c.abortEntry(e); ok {
