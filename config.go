@@ -11,21 +11,29 @@ import (
 
 	"github.com/mtreplica/mtreplica/applier"
 	"github.com/mtreplica/mtreplica/coordinator/deptrack"
+	"github.com/mtreplica/mtreplica/filter"
 	"github.com/mtreplica/mtreplica/internal/gtid"
 	"github.com/mtreplica/mtreplica/relaylog"
 )
 
 // SourceConfig says how to reach the source (CHANGE REPLICATION SOURCE TO).
 type SourceConfig struct {
-	Flavor          gtid.Flavor // default MariaDB
-	Host            string      // SOURCE_HOST
-	Port            uint16      // SOURCE_PORT, default 3306
-	User            string      // SOURCE_USER: needs REPLICATION SLAVE and REPLICATION CLIENT
-	Password        string      // SOURCE_PASSWORD (never logged or shown)
-	TLS             *tls.Config // SOURCE_SSL: when set, required
-	ServerID        uint32      // our server_id on the source; 0 = random
-	HeartbeatPeriod time.Duration
-	ConnectRetry    time.Duration
+	Flavor          gtid.Flavor   // default MariaDB
+	Host            string        // SOURCE_HOST
+	Port            uint16        // SOURCE_PORT, default 3306
+	User            string        // SOURCE_USER: needs REPLICATION SLAVE and REPLICATION CLIENT
+	Password        string        // SOURCE_PASSWORD (never logged or shown)
+	TLS             *tls.Config   // SOURCE_SSL: when set, required
+	ServerID        uint32        // our server_id on the source; 0 = random
+	HeartbeatPeriod time.Duration // SOURCE_HEARTBEAT_PERIOD, default 5s
+	ConnectRetry    time.Duration // SOURCE_CONNECT_RETRY: first reconnect delay, doubled with jitter up to 60s
+	// RetryCount bounds consecutive failed connection attempts
+	// (SOURCE_RETRY_COUNT); 0 = retry forever.
+	RetryCount int
+	// NetTimeout ends a connection that received nothing, not even a
+	// heartbeat, for this long (replica_net_timeout): a silent network drop is
+	// noticed. Default twice HeartbeatPeriod.
+	NetTimeout time.Duration
 	// AllowStatementFormat accepts STATEMENT/MIXED sources (statement events are applied as they come).
 	AllowStatementFormat bool
 }
@@ -71,6 +79,16 @@ type Config struct {
 	NoApplier  bool
 	// Idempotent ignores missing rows and duplicate keys instead of stopping.
 	Idempotent bool
+	// Filter holds the replication filters (replicate-do-db, ...). The zero
+	// value replicates every schema except `mysql` and account statements.
+	Filter filter.Rules
+	// SkipErrors lists target error codes after which a transaction is
+	// skipped (recorded as applied without its changes) instead of stopping
+	// replication (replica_skip_errors), e.g. 1062, 1032. Counted per code.
+	SkipErrors []uint16
+
+	filter *filter.Filter      // built from Filter by New
+	skip   *applier.SkipErrors // built from SkipErrors by New
 	// Logger (nil discards) and Registerer (nil: no metrics registered).
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -100,13 +118,13 @@ func (c *Config) setDefaults() {
 func (c *Config) validate() error {
 	var errs []error
 	if c.Source.Host == "" {
-		errs = append(errs, errors.New("source host is empty: set SOURCE_HOST (--source)"))
+		errs = append(errs, errors.New("source host is empty: set source_host (--source-host or MTREPLICA_SOURCE_HOST)"))
 	}
 	if c.Target.Addr == "" {
-		errs = append(errs, errors.New("target address is empty: set --target"))
+		errs = append(errs, errors.New("target address is empty: set target_host (--target-host or MTREPLICA_TARGET_HOST)"))
 	}
 	if c.RelayDir == "" {
-		errs = append(errs, errors.New("relay log directory is empty: set --relay-dir"))
+		errs = append(errs, errors.New("relay log directory is empty: set relay_log_dir (--relay-dir or MTREPLICA_RELAY_LOG_DIR)"))
 	}
 	if c.Workers < 1 || c.Workers > 1024 {
 		errs = append(errs, fmt.Errorf("workers = %d: use 1 to 1024", c.Workers))
@@ -123,6 +141,12 @@ func (c *Config) validate() error {
 	if c.StartGTID != "" {
 		if _, err := gtid.ParseSet(c.Source.Flavor, c.StartGTID); err != nil {
 			errs = append(errs, fmt.Errorf("start GTID set: %w", err))
+		}
+	}
+	errs = append(errs, c.checkOperations()...)
+	if len(errs) == 0 {
+		if err := c.build(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -73,6 +73,7 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 		Flavor: cfg.Source.Flavor, Host: cfg.Source.Host, Port: cfg.Source.Port,
 		User: cfg.Source.User, Password: cfg.Source.Password, ServerID: cfg.Source.ServerID,
 		TLS: cfg.Source.TLS, HeartbeatPeriod: cfg.Source.HeartbeatPeriod, ConnectRetry: cfg.Source.ConnectRetry,
+		MaxReconnects: cfg.Source.RetryCount, ReadTimeout: cfg.Source.NetTimeout,
 		AllowStatementFormat: cfg.Source.AllowStatementFormat,
 		Logger:               log.With("component", "receiver"), Registerer: cfg.Registerer,
 	}, relay)
@@ -104,7 +105,7 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 			Name: fmt.Sprintf("worker-%d", i+1), Logger: log.With("component", "applier", "worker", i+1),
 		})
 		defer w.Close()
-		workers[i] = w
+		workers[i] = cfg.skip.Wrap(w) // itself unless replica_skip_errors lists codes
 	}
 	mode, _ := deptrack.ParseMode(cfg.DependencyTracking)
 	deps := newDependencies(ctx, mode, cfg.Target, schemas)
@@ -117,6 +118,7 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 		PreserveCommitOrder: !cfg.UnorderedCommits,
 		LockWaits:           monitor.lockWaits,
 		Interrupt:           monitor.interrupt,
+		Filter:              cfg.txnFilter(),
 		Dependency:          deps.dep,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()
