@@ -35,6 +35,7 @@ const (
 	flagMode      = "dependency-tracking"
 	flagPreserve  = "preserve-commit-order"
 	flagNoApplier = "no-applier"
+	flagGroup     = "group-transactions"
 )
 
 // defaultMT is what a daemon without the flags above does.
@@ -93,6 +94,9 @@ func (e *engine) unsupported(mc mtConfig) string {
 	if mc.preserve != defaultMT.preserve && !e.flags[flagPreserve] {
 		missing = append(missing, "--"+flagPreserve)
 	}
+	if mc.group != 0 && !e.flags[flagGroup] {
+		missing = append(missing, "--"+flagGroup)
+	}
 	if len(missing) == 0 {
 		return ""
 	}
@@ -116,6 +120,9 @@ func (e *engine) runArgs(src, dst *mariadbtest.Server, relayDir string, base gti
 	}
 	if e.flags[flagPreserve] {
 		args = append(args, "--"+flagPreserve+"="+strconv.FormatBool(mc.preserve))
+	}
+	if mc.group != 0 {
+		args = append(args, "--"+flagGroup+"="+strconv.Itoa(mc.group))
 	}
 	return args
 }
@@ -186,7 +193,7 @@ func (b *bench) fillRelay(ctx context.Context, bl *backlog) error {
 //  3. it stops when the progress tables on the target say every transaction of the backlog is applied;
 //  4. the daemon's peak RSS (VmHWM) is read, it is stopped with SIGTERM, and the target compared with the source.
 func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int) Result {
-	res := b.newResult("catch-up", "mtreplica", mc.mode, mc.workers, mc.preserve, bl.workload, rep)
+	res := b.newResult("catch-up", "mtreplica", mc.label(), mc.workers, mc.preserve, bl.workload, rep)
 	res.Txns = bl.txns
 	fail := func(err error) Result { return res.failed(err) }
 	if b.eng.err != nil {
@@ -310,7 +317,7 @@ func missingTable(err error) bool {
 
 // steadyEngine measures mtreplica's lag under steady load: receiver and applier running from the start.
 func (b *bench) steadyEngine(ctx context.Context, mc mtConfig) Result {
-	res := b.newResult("steady", "mtreplica", mc.mode, mc.workers, mc.preserve, b.c.steadyWorkload, 1)
+	res := b.newResult("steady", "mtreplica", mc.label(), mc.workers, mc.preserve, b.c.steadyWorkload, 1)
 	fail := func(err error) Result { return res.failed(err) }
 	if b.eng.err != nil {
 		return fail(b.eng.err)

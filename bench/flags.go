@@ -30,6 +30,7 @@ type config struct {
 	mtModes       []string
 	mtWorkers     []int
 	mtPreserve    []bool
+	mtGroups      []int
 
 	steady         time.Duration
 	steadyRate     int
@@ -69,9 +70,21 @@ type mtConfig struct {
 	mode     string // dependency tracking mode (DESIGN.md section 3)
 	workers  int
 	preserve bool // preserve-commit-order
+	group    int  // --group-transactions (0: the daemon's default)
+}
+
+// label is the mode as reports show it: the group size is part of it when set.
+func (m mtConfig) label() string {
+	if m.group > 0 {
+		return fmt.Sprintf("%s group=%d", m.mode, m.group)
+	}
+	return m.mode
 }
 
 func (m mtConfig) String() string {
+	if m.group > 0 {
+		return fmt.Sprintf("%s/%d/pco=%v/group=%d", m.mode, m.workers, m.preserve, m.group)
+	}
 	return fmt.Sprintf("%s/%d/pco=%v", m.mode, m.workers, m.preserve)
 }
 
@@ -123,10 +136,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.PrintDefaults()
 	}
 	var (
-		c                                                   config
-		durability, workloads, engines                      string
-		nativeThreads, nativeModes, mtModes, mtWorkers, pco string
-		steadyNative                                        string
+		c                                                             config
+		durability, workloads, engines                                string
+		nativeThreads, nativeModes, mtModes, mtWorkers, pco, mtGroups string
+		steadyNative                                                  string
 	)
 	fs.BoolVar(&c.quick, "quick", false, "a small run (2 tables x 10k rows, 3000-transaction backlog, write16 only, 1 repeat, native 0 and 16:optimistic, mtreplica 1 and 4 workers, 10s steady): under 3 minutes")
 	fs.StringVar(&durability, "durability", "strict", "strict (innodb_flush_log_at_trx_commit=1, sync_binlog=1) or relaxed (2 and 0), on every server")
@@ -141,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&mtModes, "mt-modes", "logical-clock+writeset", "mtreplica dependency tracking modes (--dependency-tracking): "+
 		strings.Join(allMTModes, ", ")+", or several joined by +")
 	fs.StringVar(&mtWorkers, "mt-workers", "1,4,16", "mtreplica worker counts")
+	fs.StringVar(&mtGroups, "mt-group", "0", "mtreplica --group-transactions values (transactions per target transaction; 0: the daemon's default)")
 	fs.StringVar(&pco, "mt-preserve-commit-order", "true", "mtreplica preserve-commit-order values (true, false or both)")
 	fs.DurationVar(&c.steady, "steady", 30*time.Second, "steady-state phase: source under continuous load this long per configuration (0 skips it)")
 	fs.IntVar(&c.steadyRate, "steady-rate", 1000, "steady-state load in transactions/s (sysbench --rate; 0 = as fast as the source goes)")
@@ -203,6 +217,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.mtWorkers, err = parseInts("mt-workers", mtWorkers, 1, 256); err != nil {
 		errs = append(errs, err)
+	}
+	if c.mtGroups, err = parseInts("mt-group", mtGroups, 0, 10000); err != nil {
+		return c, err
 	}
 	if c.mtPreserve, err = parseBools("mt-preserve-commit-order", pco); err != nil {
 		errs = append(errs, err)
@@ -269,7 +286,9 @@ func (c config) mtConfigs() []mtConfig {
 	for _, m := range c.mtModes {
 		for _, w := range c.mtWorkers {
 			for _, p := range c.mtPreserve {
-				out = append(out, mtConfig{mode: m, workers: w, preserve: p})
+				for _, g := range c.mtGroups {
+					out = append(out, mtConfig{mode: m, workers: w, preserve: p, group: g})
+				}
 			}
 		}
 	}
