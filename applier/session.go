@@ -2,7 +2,11 @@ package applier
 
 import (
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -195,6 +199,16 @@ func ParseStatusVars(b []byte) (QuerySession, error) {
 				return s, err
 			}
 			b = b[2:]
+		case qCharacterSetCollations:
+			// A count, then (character set id, collation id) pairs of two bytes each.
+			if err := need(1); err != nil {
+				return s, err
+			}
+			n := 1 + 4*int(b[0])
+			if err := need(n); err != nil {
+				return s, err
+			}
+			b = b[n:]
 		default:
 			return s, fmt.Errorf("status variables: unknown code %d", code)
 		}
@@ -205,7 +219,31 @@ func ParseStatusVars(b []byte) (QuerySession, error) {
 // sessionSQL renders the SET statement that restores a QUERY event's session,
 // in the form mysqlbinlog prints.
 func (s QuerySession) sessionSQL() string {
-	var parts []string
+	return "SET " + strings.Join(s.setParts(nil), ", ")
+}
+
+// statementSessionSQL renders the SET that restores, before a statement event
+// runs, the session the statement ran in on the source: its time (the event
+// header's timestamp, with Q_MICROSECONDS / Q_HRNOW when given), the source
+// connection id (pseudo_thread_id: NOW() is frozen at the timestamp, and the
+// id names the session's temporary tables and is CONNECTION_ID()), and the
+// status variables. Undecodable status variables restore only what was
+// decoded before them (sql_mode at least), or just the time and thread id.
+func statementSessionSQL(timestamp, threadID uint32, statusVars []byte) string {
+	s, err := ParseStatusVars(statusVars)
+	ts := strconv.FormatUint(uint64(timestamp), 10)
+	if s.HaveMicros {
+		ts += fmt.Sprintf(".%06d", s.Microseconds)
+	}
+	parts := []string{"@@session.timestamp=" + ts, "@@session.pseudo_thread_id=" + strconv.FormatUint(uint64(threadID), 10)}
+	if err == nil || s.HaveSQLMode {
+		parts = s.setParts(parts)
+	}
+	return "SET " + strings.Join(parts, ", ")
+}
+
+// setParts appends the assignments restoring s.
+func (s QuerySession) setParts(parts []string) []string {
 	if s.HaveFlags2 {
 		parts = append(parts,
 			fmt.Sprintf("@@session.foreign_key_checks=%d", b2i(s.Flags2&optionNoForeignKeyChecks == 0)),
@@ -233,11 +271,11 @@ func (s QuerySession) sessionSQL() string {
 	if s.HaveCollDB {
 		parts = append(parts, fmt.Sprintf("@@session.collation_database=%d", s.CollationDB))
 	}
-	return "SET " + strings.Join(parts, ", ")
+	return parts
 }
 
 // rowSessionSQL is the session row events are applied in.
-const rowSessionSQL = "SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@session.time_zone='+00:00', " +
+const rowSessionSQL = "SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@session.time_zone='+00:00', @@session.timestamp=DEFAULT, " +
 	"@@session.foreign_key_checks=1, @@session.unique_checks=1, @@session.sql_auto_is_null=0, " +
 	"@@session.auto_increment_increment=1, @@session.auto_increment_offset=1, " +
 	"@@session.character_set_client=utf8mb4, @@session.collation_connection=utf8mb4_general_ci"
@@ -247,4 +285,180 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Item_result types of a USER_VAR event's value.
+const (
+	userVarString  = 0
+	userVarReal    = 1
+	userVarInt     = 2
+	userVarRow     = 3
+	userVarDecimal = 4
+)
+
+// UserVar is a USER_VAR event: a user variable the next statement reads, with
+// the value it had on the source. go-mysql leaves the event raw.
+type UserVar struct {
+	Name     string
+	Null     bool
+	Type     byte   // userVarString, userVarReal, userVarInt, userVarDecimal
+	Charset  uint32 // collation id of a string value
+	Value    []byte // the value as logged: string bytes, 8-byte double or integer, decimal precision+scale+binary
+	Unsigned bool   // an integer value is unsigned
+}
+
+// ParseUserVar decodes the body of a USER_VAR event (header and checksum
+// stripped): name length and name, is_null, then type, charset, value length,
+// value and an optional flags byte (UNSIGNED_F).
+func ParseUserVar(b []byte) (UserVar, error) {
+	var u UserVar
+	if len(b) < 5 {
+		return u, errors.New("USER_VAR event truncated")
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if len(b) < 4+n+1 {
+		return u, errors.New("USER_VAR event truncated in the name")
+	}
+	u.Name = string(b[4 : 4+n])
+	b = b[4+n:]
+	if u.Null = b[0] != 0; u.Null {
+		return u, nil
+	}
+	b = b[1:]
+	if len(b) < 9 {
+		return u, fmt.Errorf("USER_VAR @%s truncated", u.Name)
+	}
+	u.Type = b[0]
+	u.Charset = binary.LittleEndian.Uint32(b[1:])
+	vlen := int(binary.LittleEndian.Uint32(b[5:]))
+	b = b[9:]
+	if len(b) < vlen {
+		return u, fmt.Errorf("USER_VAR @%s: value of %d bytes truncated to %d", u.Name, vlen, len(b))
+	}
+	u.Value = b[:vlen]
+	if len(b) > vlen {
+		u.Unsigned = b[vlen]&1 != 0
+	}
+	switch u.Type {
+	case userVarReal, userVarInt:
+		if vlen != 8 {
+			return u, fmt.Errorf("USER_VAR @%s: numeric value of %d bytes", u.Name, vlen)
+		}
+	case userVarDecimal:
+		if vlen < 2 {
+			return u, fmt.Errorf("USER_VAR @%s: decimal value of %d bytes", u.Name, vlen)
+		}
+	case userVarString:
+	default:
+		return u, fmt.Errorf("USER_VAR @%s: value type %d is not supported", u.Name, u.Type)
+	}
+	return u, nil
+}
+
+// CollationName names a collation id: its character set and collation.
+type CollationName func(id uint32) (charset, collation string, err error)
+
+// SQL renders the assignment restoring the variable with its type: a string
+// as an introducer, hex literal and collation, a real in exponent form (a
+// DOUBLE), a decimal with its scale (a DECIMAL), an integer (unsigned when it
+// was). names resolves a string's collation id.
+func (u UserVar) SQL(names CollationName) (string, error) {
+	lhs := "SET @" + quoteIdent(u.Name) + ":="
+	if u.Null {
+		return lhs + "NULL", nil
+	}
+	switch u.Type {
+	case userVarString:
+		cs, coll, err := names(u.Charset)
+		if err != nil {
+			return "", fmt.Errorf("USER_VAR @%s: collation %d: %w", u.Name, u.Charset, err)
+		}
+		return lhs + "_" + cs + " X'" + hex.EncodeToString(u.Value) + "' COLLATE " + quoteIdent(coll), nil
+	case userVarReal:
+		f := math.Float64frombits(binary.LittleEndian.Uint64(u.Value))
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "", fmt.Errorf("USER_VAR @%s: real value %v", u.Name, f)
+		}
+		return lhs + strconv.FormatFloat(f, 'e', -1, 64), nil
+	case userVarInt:
+		v := binary.LittleEndian.Uint64(u.Value)
+		if u.Unsigned {
+			return lhs + strconv.FormatUint(v, 10), nil
+		}
+		return lhs + strconv.FormatInt(int64(v), 10), nil
+	case userVarDecimal:
+		d, err := decodeBinaryDecimal(u.Value[2:], int(u.Value[0]), int(u.Value[1]))
+		if err != nil {
+			return "", fmt.Errorf("USER_VAR @%s: %w", u.Name, err)
+		}
+		return lhs + d, nil
+	}
+	return "", fmt.Errorf("USER_VAR @%s: value type %d is not supported", u.Name, u.Type)
+}
+
+var dig2bytes = [10]int{0, 1, 1, 2, 2, 3, 3, 4, 4, 4}
+
+// decodeBinaryDecimal renders a DECIMAL(precision, scale) in the server's
+// binary format as text with exactly scale fraction digits.
+func decodeBinaryDecimal(data []byte, precision, scale int) (string, error) {
+	if precision <= 0 || precision > 81 || scale < 0 || scale > precision {
+		return "", fmt.Errorf("decimal(%d,%d) is not valid", precision, scale)
+	}
+	intg := precision - scale
+	intg0, intg0x, frac0, frac0x := intg/9, intg%9, scale/9, scale%9
+	size := intg0*4 + dig2bytes[intg0x] + frac0*4 + dig2bytes[frac0x]
+	if len(data) < size {
+		return "", fmt.Errorf("decimal(%d,%d) needs %d bytes, has %d", precision, scale, size, len(data))
+	}
+	b := append([]byte(nil), data[:size]...)
+	neg := b[0]&0x80 == 0
+	b[0] ^= 0x80
+	if neg {
+		for i := range b {
+			b[i] ^= 0xff
+		}
+	}
+	read := func(n int) uint64 {
+		var v uint64
+		for _, c := range b[:n] {
+			v = v<<8 | uint64(c)
+		}
+		b = b[n:]
+		return v
+	}
+	var ip strings.Builder
+	if intg0x > 0 {
+		ip.WriteString(strconv.FormatUint(read(dig2bytes[intg0x]), 10))
+	}
+	for i := 0; i < intg0; i++ {
+		fmt.Fprintf(&ip, "%09d", read(4))
+	}
+	digits := strings.TrimLeft(ip.String(), "0")
+	if digits == "" {
+		digits = "0"
+	}
+	var out strings.Builder
+	if neg {
+		out.WriteByte('-')
+	}
+	out.WriteString(digits)
+	if scale > 0 {
+		out.WriteByte('.')
+		for i := 0; i < frac0; i++ {
+			fmt.Fprintf(&out, "%09d", read(4))
+		}
+		if frac0x > 0 {
+			fmt.Fprintf(&out, "%0*d", frac0x, read(dig2bytes[frac0x]))
+		}
+	}
+	return out.String(), nil
+}
+
+// randSQL renders a RAND event (two 8-byte seeds) as the SET restoring the
+// seeds of the next statement's RAND().
+func randSQL(b []byte) (string, error) {
+	if len(b) < 16 {
+		return "", fmt.Errorf("RAND event of %d bytes, want 16", len(b))
+	}
+	return fmt.Sprintf("SET @@RAND_SEED1=%d, @@RAND_SEED2=%d", binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])), nil
 }

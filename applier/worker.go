@@ -1,7 +1,6 @@
 package applier
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -230,6 +229,13 @@ func (w *Worker) recorded(t *coordinator.Txn) (bool, error) {
 
 func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coordinator.Gate) error {
 	t := ts[0]
+	if NeedsSession(ts) && !w.onSession() {
+		// Statement events run on the statement session, in their commit turn (statement.go).
+		if err := gate.Wait(ctx); err != nil {
+			return err
+		}
+		return w.applyOnSession(ctx, func() error { return w.applyOnce(ctx, ts, openGate{}) })
+	}
 	if t.Statement {
 		// A statement commits implicitly: it runs only when it may commit.
 		if err := gate.Wait(ctx); err != nil {
@@ -292,30 +298,12 @@ func (w *Worker) addEvent(t *coordinator.Txn, ev *replication.BinlogEvent) error
 	case *replication.RowsEvent:
 		return w.addRows(t, ev.Header, e)
 	case *replication.QueryEvent:
-		q := bytes.TrimSpace(e.Query)
-		if bytes.EqualFold(q, []byte("BEGIN")) || bytes.EqualFold(q, []byte("COMMIT")) {
-			return nil
-		}
-		// A statement inside a row transaction (SAVEPOINT, or statement DML in MIXED).
-		w.useSession(e)
-		w.add(string(e.Query), "statement")
-		w.rowSession = false
-		return nil
-	case *replication.IntVarEvent:
-		switch e.Type {
-		case replication.INSERT_ID:
-			w.add(fmt.Sprintf("SET INSERT_ID=%d", e.Value), "control")
-		case replication.LAST_INSERT_ID:
-			w.add(fmt.Sprintf("SET LAST_INSERT_ID=%d", e.Value), "control")
-		}
-		return nil
+		return w.addQuery(ev, e) // statement.go
 	case *replication.TableMapEvent, *replication.XIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent,
 		*replication.MariadbGTIDEvent, *replication.MariadbAnnotateRowsEvent, *replication.RowsQueryEvent:
 		return nil
 	}
-	return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: ev.Header.LogPos,
-		Statement: ev.Header.EventType.String(),
-		Err:       fmt.Errorf("event type %s is not supported yet; the source must use binlog_format=ROW", ev.Header.EventType)}
+	return w.addStatementEvent(t, ev) // statement.go: INTVAR, RAND, USER_VAR, LOAD DATA; others refused
 }
 
 func (w *Worker) addRows(t *coordinator.Txn, h *replication.EventHeader, e *replication.RowsEvent) error {
