@@ -73,10 +73,27 @@ type Config struct {
 	UnorderedCommits bool
 	// QueueBytes bounds the raw bytes of transactions read but not yet applied (default 16 MiB; decoded, they take several times that in memory).
 	QueueBytes int64
+	// GroupTransactions bounds how many consecutive transactions a worker may
+	// apply as one target transaction (one COMMIT; the target's visible state
+	// stays a prefix of the source's history). Only transactions already read
+	// are grouped, so an idle source adds no latency. Default 32; 1 disables.
+	GroupTransactions int
 	// NoReceiver runs only the applier, on what the relay log holds (START
 	// REPLICA SQL_THREAD); NoApplier runs only the receiver (START REPLICA IO_THREAD).
 	NoReceiver bool
 	NoApplier  bool
+	// SourceDelay holds each transaction until its source commit time plus
+	// this delay before applying it (SOURCE_DELAY); Replica.SetDelay changes it.
+	SourceDelay time.Duration
+	// Until, when set, stops the applier before the first transaction past it
+	// (START REPLICA UNTIL); Replica.StartApplier sets it again.
+	Until Until
+	// KeepRunningOnError: a receiver or applier that stops with an error leaves
+	// Run running, the error in Last_IO_Error/Last_SQL_Error, so it can be
+	// started again (StartReceiver, StartApplier) after a fix or a Skip, as a
+	// MySQL server keeps running with a stopped replica thread. By default the
+	// first such error ends Run.
+	KeepRunningOnError bool
 	// Idempotent ignores missing rows and duplicate keys instead of stopping.
 	Idempotent bool
 	// Filter holds the replication filters (replicate-do-db, ...). The zero

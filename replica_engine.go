@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -21,32 +20,88 @@ import (
 )
 
 // Replica is one replication channel: receiver, relay log and applier.
+//
+// While Run runs, the receiver and the applier are two threads that start and
+// stop independently (START/STOP REPLICA IO_THREAD/SQL_THREAD): StartReceiver,
+// StopReceiver, StartApplier, StopApplier. Skip, SetDelay and Reset are the
+// other controls; Status is safe to call at any time.
 type Replica struct {
 	cfg Config
+
+	ctl sync.Mutex // serialises the control methods
+
+	delay      atomic.Int64 // SOURCE_DELAY, ns
+	holding    atomic.Int64 // while the applier holds a transaction for SOURCE_DELAY: when it is due (Unix ns)
+	skew       atomic.Int64 // the source's clock minus ours, ns, measured at connect
+	skewKnown  atomic.Bool
+	origCommit atomic.Bool  // the last transaction read carried an original commit timestamp
+	lagBytes   atomic.Int64 // receiver lag in bytes; -1 unknown
+	m          *engineMetrics
 
 	mu       sync.Mutex
 	relay    *relaylog.Log
 	receiver *replica.Client
 	coord    *coordinator.Coordinator
-	executed *gtid.Set // what the target held at start, plus what was applied since
+	executed *gtid.Set         // what the target holds: loaded at each applier start, plus what was applied since
+	ex       *applier.Executed // the progress read at the last load
 	running  bool
-	lastErr  string
 	useGTID  bool
+	preflown bool // the receiver's preflight passed (Run or the first StartReceiver)
+	until    Until
+	runCtx   context.Context
+	io, sql  *thread
+	ioErr    threadError // why the receiver last stopped (kept until it starts again)
+	sqlErr   threadError
+	fatal    chan error // a thread's error that ends Run (without KeepRunningOnError)
+}
+
+// thread is a running receiver or applier.
+type thread struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stop cancels t and waits for it to end or for ctx; a nil t is stopped.
+func (t *thread) stop(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	t.cancel()
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the thread to stop: %w", ctx.Err())
+	}
+}
+
+// threadError is a thread's last error, as SHOW REPLICA STATUS shows it.
+type threadError struct {
+	msg  string
+	code int
+	at   time.Time
 }
 
 // New validates cfg and returns a Replica; Run starts it.
 func New(cfg Config) (*Replica, error) {
 	cfg.setDefaults()
-	if err := cfg.validate(); err != nil {
+	err := cfg.validate()
+	until, uerr := cfg.Until.parse(cfg.Source.Flavor)
+	if err = errors.Join(err, uerr); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	return &Replica{cfg: cfg}, nil
+	r := &Replica{cfg: cfg, until: until, m: newEngineMetrics()}
+	r.delay.Store(int64(max(cfg.SourceDelay, 0)))
+	r.lagBytes.Store(-1)
+	return r, nil
 }
 
-// Run replicates until ctx is cancelled (returning nil) or an error stops the
-// receiver or the applier (returning it). Shutdown order: the receiver and the
-// applier stop, the worker rolls back an unfinished transaction, the relay log
-// is synced and closed.
+// Run replicates until ctx is cancelled (returning nil) or, unless
+// Config.KeepRunningOnError, until an error stops the receiver or the applier
+// (returning it). With KeepRunningOnError, when ctx is cancelled, Run returns
+// the error a thread is stopped with, if any. Shutdown order: the receiver and
+// the applier stop, the workers roll back unfinished transactions, the relay
+// log is synced and closed.
 func (r *Replica) Run(ctx context.Context) (err error) {
 	cfg := r.cfg
 	log := cfg.Logger
@@ -62,40 +117,214 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("close relay log: %w", cerr)
 		}
 	}()
+	if err := r.m.register(cfg.Registerer, r); err != nil {
+		return err
+	}
+	defer r.m.unregister()
 
-	progress := applier.Progress{Schema: cfg.ProgressSchema, Channel: cfg.Channel}
-	ex, err := r.loadProgress(ctx, progress)
+	ex, err := r.loadProgress(ctx)
 	if err != nil {
 		return err
 	}
-
 	recv, err := replica.New(replica.Options{
 		Flavor: cfg.Source.Flavor, Host: cfg.Source.Host, Port: cfg.Source.Port,
 		User: cfg.Source.User, Password: cfg.Source.Password, ServerID: cfg.Source.ServerID,
 		TLS: cfg.Source.TLS, HeartbeatPeriod: cfg.Source.HeartbeatPeriod, ConnectRetry: cfg.Source.ConnectRetry,
-		MaxReconnects: cfg.Source.RetryCount, ReadTimeout: cfg.Source.NetTimeout,
 		AllowStatementFormat: cfg.Source.AllowStatementFormat,
 		Logger:               log.With("component", "receiver"), Registerer: cfg.Registerer,
 	}, relay)
 	if err != nil {
 		return fmt.Errorf("receiver: %w", err)
 	}
-	useGTID := cfg.Source.Flavor == gtid.MariaDB
+	r.mu.Lock()
+	r.useGTID = cfg.Source.Flavor == gtid.MariaDB
+	r.mu.Unlock()
 	if !cfg.NoReceiver {
-		info, err := recv.Preflight(ctx)
-		if err != nil {
+		if err := r.preflight(ctx, recv); err != nil {
 			return err
 		}
-		useGTID = useGTID || info.GTIDMode == "ON"
 	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.ctl.Lock()
+	r.mu.Lock()
+	r.relay, r.receiver, r.coord, r.running, r.runCtx = relay, recv, nil, true, runCtx
+	r.ex, r.executed = ex, ex.Set.Clone()
+	r.ioErr, r.sqlErr = threadError{}, threadError{}
+	r.fatal = make(chan error, 2)
+	log.Info("replica starting", "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
+		"target", cfg.Target.Addr, "executed", r.executed.String(), "relay_dir", cfg.RelayDir)
+	if !cfg.NoReceiver {
+		r.startReceiverLocked()
+	}
+	if !cfg.NoApplier {
+		r.startApplierLocked()
+	}
+	fatal := r.fatal
+	r.mu.Unlock()
+	r.ctl.Unlock()
+
+	select {
+	case <-ctx.Done():
+	case err = <-fatal:
+	}
+	r.ctl.Lock()
+	r.mu.Lock()
+	io, sql := r.io, r.sql
+	r.running = false
+	r.mu.Unlock()
+	cancel()
+	_ = io.stop(context.Background())
+	_ = sql.stop(context.Background())
+	r.mu.Lock()
+	if err == nil && cfg.KeepRunningOnError {
+		if r.sqlErr.msg != "" {
+			err = fmt.Errorf("applier: %s", r.sqlErr.msg)
+		} else if r.ioErr.msg != "" {
+			err = fmt.Errorf("receiver: %s", r.ioErr.msg)
+		}
+	}
+	r.mu.Unlock()
+	r.ctl.Unlock()
+	if serr := relay.Sync(); serr != nil && err == nil {
+		err = fmt.Errorf("sync relay log: %w", serr)
+	}
+	log.Info("replica stopped", "err", err)
+	return err
+}
+
+// preflight checks the source once (the receiver checks again at every connection).
+func (r *Replica) preflight(ctx context.Context, recv *replica.Client) error {
+	info, err := recv.Preflight(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.useGTID = r.useGTID || info.GTIDMode == "ON"
+	r.preflown = true
+	r.mu.Unlock()
+	return nil
+}
+
+// startReceiverLocked starts the receiver thread unless it runs. Call with r.mu held.
+func (r *Replica) startReceiverLocked() {
+	if r.io != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.runCtx)
+	t := &thread{cancel: cancel, done: make(chan struct{})}
+	r.io, r.ioErr = t, threadError{}
+	go func() {
+		defer close(t.done)
+		err := r.runReceiver(ctx)
+		r.threadExit(t, ctx, err)
+	}()
+}
+
+// startApplierLocked starts the applier thread unless it runs. Call with r.mu held.
+func (r *Replica) startApplierLocked() {
+	if r.sql != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.runCtx)
+	t := &thread{cancel: cancel, done: make(chan struct{})}
+	r.sql, r.sqlErr = t, threadError{}
+	go func() {
+		defer close(t.done)
+		err := r.runApplier(ctx)
+		r.threadExit(t, ctx, err)
+	}()
+}
+
+// threadExit records why a thread ended.
+func (r *Replica) threadExit(t *thread, ctx context.Context, err error) {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		err = nil
+	}
+	if errors.Is(err, coordinator.ErrUntilReached) {
+		err = nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	io := r.io == t
+	name := "applier"
+	if io {
+		r.io, name = nil, "receiver"
+	} else if r.sql == t {
+		r.sql = nil
+		r.until = Until{} // met, or cancelled by the stop (as MySQL forgets it at STOP REPLICA)
+	}
+	if err == nil {
+		r.cfg.Logger.Info(name + " stopped")
+		return
+	}
+	e := threadError{msg: err.Error(), code: errorCode(err), at: time.Now()}
+	if io {
+		r.ioErr = e
+		r.m.errors.WithLabelValues("receiver", fmt.Sprint(e.code)).Inc()
+	} else {
+		r.sqlErr = e
+		r.m.errors.WithLabelValues("applier", fmt.Sprint(e.code)).Inc()
+	}
+	r.cfg.Logger.Error(name+" stopped", "err", err)
+	if !r.cfg.KeepRunningOnError {
+		select {
+		case r.fatal <- fmt.Errorf("%s: %w", name, err):
+		default:
+		}
+	}
+}
+
+// runReceiver is the receiver thread: the binlog stream into the relay log,
+// and beside it the source monitor (clock skew, receiver lag in bytes).
+func (r *Replica) runReceiver(ctx context.Context) error {
+	r.mu.Lock()
+	recv, relay, preflown := r.receiver, r.relay, r.preflown
+	r.mu.Unlock()
+	if !preflown {
+		if err := r.preflight(ctx, recv); err != nil {
+			return err
+		}
+	}
+	start := func() (replica.StartPosition, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.startPosition(relay.State(), r.executed, r.ex, r.useGTID)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.monitorSource(mctx)
+	}()
+	err := recv.Run(ctx, start)
+	stop()
+	<-done
+	return err
+}
+
+// runApplier is the applier thread: it reloads the executed set from the
+// target, then reads the relay log from its oldest segment, skipping what the
+// target holds.
+func (r *Replica) runApplier(ctx context.Context) error {
+	cfg := r.cfg
+	log := cfg.Logger
+	ex, err := r.loadProgress(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	relay := r.relay
+	r.ex, r.executed = ex, ex.Set.Clone()
+	r.mu.Unlock()
 
 	reader, err := relay.NewReader(relaylog.Position{})
 	if err != nil {
 		return fmt.Errorf("read relay log: %w", err)
 	}
 	defer reader.Close()
-
-	executed := ex.Set.Clone()
+	progress := r.progress()
 	schemas := tableschema.NewCache()
 	pending := applier.NewPendingSet(ex.Pending)
 	workers := make([]coordinator.Worker, cfg.Workers)
@@ -105,30 +334,37 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 			Name: fmt.Sprintf("worker-%d", i+1), Logger: log.With("component", "applier", "worker", i+1),
 		})
 		defer w.Close()
-		workers[i] = cfg.skip.Wrap(w) // itself unless replica_skip_errors lists codes
+		workers[i] = w
 	}
 	mode, _ := deptrack.ParseMode(cfg.DependencyTracking)
 	deps := newDependencies(ctx, mode, cfg.Target, schemas)
 	defer deps.close()
 	monitor := &lockMonitor{target: cfg.Target}
 	defer monitor.close()
+	var reg *scopedRegisterer // a coordinator's metrics live as long as it does
+	if cfg.Registerer != nil {
+		reg = &scopedRegisterer{reg: cfg.Registerer}
+		defer reg.unregisterAll()
+	}
 	lastPurge := time.Now()
 	coord, err := coordinator.New(reader, workers, coordinator.Options{
 		QueueBytes:          cfg.QueueBytes,
 		PreserveCommitOrder: !cfg.UnorderedCommits,
 		LockWaits:           monitor.lockWaits,
 		Interrupt:           monitor.interrupt,
-		Filter:              cfg.txnFilter(),
 		Dependency:          deps.dep,
+		Hold:                r.hold,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			return executed.Contains(gtid.GTID{Stream: stream, Seq: seq})
+			return r.executed.Contains(gtid.GTID{Stream: stream, Seq: seq})
 		},
 		OnApplied: func(t *coordinator.Txn, low relaylog.Position) {
 			stream, seq := t.ProgressKey()
+			r.m.eventsApplied.Add(float64(len(t.Events)))
 			r.mu.Lock()
+			executed := r.executed
 			executed.AddInterval(stream, gtid.Interval{Start: seq, End: seq})
 			if t.Info.GTID.Flavor == gtid.MariaDB {
 				if last, _ := executed.Last(stream); last == seq {
@@ -148,67 +384,35 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 				}
 			}
 		},
-		Logger: log.With("component", "coordinator"), Registerer: cfg.Registerer,
+		Logger: log.With("component", "coordinator"), Registerer: reg.orNil(),
 	})
 	if err != nil {
 		return err
 	}
-
 	r.mu.Lock()
-	r.relay, r.receiver, r.coord, r.running, r.useGTID, r.lastErr = relay, recv, coord, true, useGTID, ""
-	r.executed = executed
+	r.coord = coord
 	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.running = false
-		if err != nil {
-			r.lastErr = err.Error()
-		}
-		r.mu.Unlock()
-	}()
-
-	start := func() (replica.StartPosition, error) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.startPosition(relay.State(), executed, ex, useGTID)
-	}
-	log.Info("replica starting", "source", fmt.Sprintf("%s:%d", cfg.Source.Host, cfg.Source.Port),
-		"target", cfg.Target.Addr, "executed", executed.String(), "relay_dir", cfg.RelayDir)
-	g, gctx := errgroup.WithContext(ctx)
-	if !cfg.NoReceiver {
-		g.Go(func() error {
-			if err := recv.Run(gctx, start); err != nil {
-				return fmt.Errorf("receiver: %w", err)
-			}
-			return nil
-		})
-	}
-	if !cfg.NoApplier {
-		g.Go(func() error {
-			if err := coord.Run(gctx); err != nil {
-				return fmt.Errorf("applier: %w", err)
-			}
-			return nil
-		})
-	}
-	err = g.Wait()
-	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
-		err = nil
-	}
-	if serr := relay.Sync(); serr != nil && err == nil {
-		err = fmt.Errorf("sync relay log: %w", serr)
-	}
-	log.Info("replica stopped", "err", err)
-	return err
+	return coord.Run(ctx)
 }
 
-func (r *Replica) loadProgress(ctx context.Context, progress applier.Progress) (*applier.Executed, error) {
-	cfg := r.cfg
-	conn, err := applier.Dial(ctx, cfg.Target)
+func (r *Replica) progress() applier.Progress {
+	return applier.Progress{Schema: r.cfg.ProgressSchema, Channel: r.cfg.Channel}
+}
+
+// loadProgress reads the executed set from the target, creating the progress
+// tables and recording the configured start position when there is none.
+func (r *Replica) loadProgress(ctx context.Context) (*applier.Executed, error) {
+	conn, err := applier.Dial(ctx, r.cfg.Target)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
+	return r.loadProgressConn(conn)
+}
+
+func (r *Replica) loadProgressConn(conn *client.Conn) (*applier.Executed, error) {
+	cfg := r.cfg
+	progress := r.progress()
 	if err := progress.Ensure(conn); err != nil {
 		return nil, err
 	}
