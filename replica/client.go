@@ -48,6 +48,8 @@ type Client struct {
 	mu     sync.Mutex
 	st     Status
 	warned map[string]bool // warnings already logged
+	// retentionWarned: the retention warning is showing (logged once per episode)
+	retentionWarned bool
 
 	// test hooks
 	now    func() time.Time
@@ -140,6 +142,7 @@ func (c *Client) Run(ctx context.Context, start func() (StartPosition, error)) e
 			c.log.Error("receiver stopped", "error", perm)
 			return perm
 		}
+		c.checkRetention()
 		d := backoff(c.opts.ConnectRetry, c.opts.MaxConnectRetry, failures, c.jitter())
 		c.log.Warn("source connection failed; reconnecting", "error", err, "attempt", failures, "delay", d)
 		t := time.NewTimer(d)

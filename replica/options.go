@@ -22,7 +22,9 @@ const (
 	DefaultConnectRetry    = time.Second
 	DefaultMaxConnectRetry = 60 * time.Second
 	// readTimeoutFactor: ReadTimeout defaults to this many heartbeat periods.
-	readTimeoutFactor = 3
+	// 2, as MySQL's own defaults (replica_net_timeout 60s, heartbeat 30s): a
+	// silent drop is noticed within twice the heartbeat period.
+	readTimeoutFactor = 2
 	// maxHeartbeatPeriod is the server's limit for SOURCE_HEARTBEAT_PERIOD (4294967 seconds).
 	maxHeartbeatPeriod = 4294967 * time.Second
 	// randomServerIDMin is the lowest server id New picks when Options.ServerID is 0:
@@ -51,7 +53,7 @@ type Options struct {
 	// after this long without events. Default 5s.
 	HeartbeatPeriod time.Duration
 	// ReadTimeout ends a connection that received nothing, not even a heartbeat,
-	// for this long: a silent network partition is noticed. Default 3x HeartbeatPeriod;
+	// for this long: a silent network partition is noticed. Default 2x HeartbeatPeriod;
 	// it must be longer than HeartbeatPeriod.
 	ReadTimeout time.Duration
 	// ConnectRetry is the first delay before reconnecting (SOURCE_CONNECT_RETRY),
@@ -74,6 +76,20 @@ type Options struct {
 	Logger     *slog.Logger          // nil = discard
 	Registerer prometheus.Registerer // nil = metrics are kept but not registered
 }
+
+// String describes the options without the password (fmt's %v and %+v use it).
+func (o Options) String() string {
+	pw := "(none)"
+	if o.Password != "" {
+		pw = "(redacted)"
+	}
+	return fmt.Sprintf("{Flavor:%v Source:%s User:%s Password:%s ServerID:%d TLS:%v HeartbeatPeriod:%v ReadTimeout:%v "+
+		"ConnectRetry:%v MaxConnectRetry:%v MaxReconnects:%d}", o.Flavor, net.JoinHostPort(o.Host, strconv.Itoa(int(o.Port))),
+		o.User, pw, o.ServerID, o.TLS != nil, o.HeartbeatPeriod, o.ReadTimeout, o.ConnectRetry, o.MaxConnectRetry, o.MaxReconnects)
+}
+
+// GoString is String, so %#v does not show the password either.
+func (o Options) GoString() string { return o.String() }
 
 // LogValue keeps the password out of logs when Options is logged.
 func (o Options) LogValue() slog.Value {

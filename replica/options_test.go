@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -20,7 +21,7 @@ func TestOptionsDefaults(t *testing.T) {
 	if err := o.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Port != 3306 || o.HeartbeatPeriod != 5*time.Second || o.ReadTimeout != 15*time.Second ||
+	if o.Port != 3306 || o.HeartbeatPeriod != 5*time.Second || o.ReadTimeout != 10*time.Second ||
 		o.ConnectRetry != time.Second || o.MaxConnectRetry != time.Minute {
 		t.Errorf("defaults: %+v", o)
 	}
@@ -28,8 +29,11 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("random server id %d not in [2^31, 2^32-1)", o.ServerID)
 	}
 	o2 := Options{HeartbeatPeriod: time.Second}.withDefaults(rand.New(rand.NewPCG(1, 2)))
-	if o2.ReadTimeout != 3*time.Second {
-		t.Errorf("read timeout %v, want 3x heartbeat", o2.ReadTimeout)
+	if o2.ReadTimeout != 2*time.Second {
+		t.Errorf("read timeout %v, want 2x heartbeat", o2.ReadTimeout)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", o, o, o); strings.Contains(s, "secret") {
+		t.Errorf("formatted options show the password: %s", s)
 	}
 }
 

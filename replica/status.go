@@ -55,6 +55,14 @@ type Status struct {
 	LastEventTimestamp time.Time // the source's timestamp of that event (zero for artificial events)
 	LastHeartbeat      time.Time // when the last heartbeat was received (our clock)
 
+	// ExpireLogsSeconds is the source's binlog retention read at connect
+	// (binlog_expire_logs_seconds, else expire_logs_days); 0 = never purged.
+	ExpireLogsSeconds int64
+	// RetentionWarning is set while the receiver's position is older than half
+	// the source's binlog retention: if the receiver falls further behind, or
+	// stays disconnected, the source may purge a binlog it still needs.
+	RetentionWarning string
+
 	Reconnects         uint64
 	EventsReceived     uint64 // heartbeats excluded
 	BytesReceived      uint64
@@ -65,7 +73,9 @@ type Status struct {
 func (c *Client) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.st
+	st := c.st
+	st.RetentionWarning = retentionWarning(st, c.now())
+	return st
 }
 
 func (c *Client) setState(s string) {
@@ -88,6 +98,7 @@ func (c *Client) setConnected(info *SourceInfo) {
 		c.st.SourceServerID = info.ServerID
 		c.st.SourceUUID = info.ServerUUID
 		c.st.SourceVersion = info.Version
+		c.st.ExpireLogsSeconds = info.ExpireLogsSeconds
 	}
 	c.st.IORunning = IOYes
 	c.st.ConnectedSince = c.now()
@@ -127,9 +138,13 @@ func (c *Client) onEvent(e *replication.BinlogEvent, now time.Time) {
 	} else if e.Header.LogPos != 0 && e.Header.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 {
 		c.st.ReadSourceLogPos = e.Header.LogPos
 	}
+	check := e.Header.Timestamp != 0 && c.st.ExpireLogsSeconds > 0
 	c.mu.Unlock()
 	c.m.events.Inc()
 	c.m.bytes.Add(float64(n))
+	if check {
+		c.checkRetention()
+	}
 }
 
 func (c *Client) onHeartbeat(now time.Time) {
