@@ -236,6 +236,16 @@ func statementSessionSQL(timestamp, threadID uint32, statusVars []byte) string {
 		ts += fmt.Sprintf(".%06d", s.Microseconds)
 	}
 	parts := []string{"@@session.timestamp=" + ts, "@@session.pseudo_thread_id=" + strconv.FormatUint(uint64(threadID), 10)}
+	if err == nil {
+		// Absent variables had their defaults on the source: a replica restores
+		// them too, or an earlier statement's values would leak in.
+		if !s.HaveAutoInc {
+			s.HaveAutoInc, s.AutoIncInc, s.AutoIncOffset = true, 1, 1
+		}
+		if !s.HaveLCTime {
+			s.HaveLCTime, s.LCTimeNames = true, 0
+		}
+	}
 	if err == nil || s.HaveSQLMode {
 		parts = s.setParts(parts)
 	}
@@ -263,7 +273,7 @@ func (s QuerySession) setParts(parts []string) []string {
 	if s.TimeZone != "" {
 		parts = append(parts, "@@session.time_zone="+quoteString(s.TimeZone))
 	} else {
-		parts = append(parts, "@@session.time_zone='SYSTEM'")
+		parts = append(parts, "@@session.time_zone=DEFAULT") // the source's default: take the target's
 	}
 	if s.HaveLCTime {
 		parts = append(parts, fmt.Sprintf("@@session.lc_time_names=%d", s.LCTimeNames))

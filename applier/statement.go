@@ -20,7 +20,7 @@ import (
 
 // statementSession is the one target connection on which every transaction
 // carrying statement events (statement-based DML, DDL, INTVAR/RAND/USER_VAR,
-// LOAD DATA) runs, in source order: see "Statement events" in the package doc.
+// LOAD DATA) runs, in source order (docs/design-decisions.md, "Statement-based binlogs").
 // The workers of one coordinator share it through their PendingSet.
 type statementSession struct {
 	mu     sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -248,16 +249,8 @@ func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coor
 	w.add("BEGIN", "control")
 	for _, t := range ts {
 		w.cur = t
-		for _, ev := range t.Events {
-			if err := w.addEvent(t, ev); err != nil {
-				w.rollback()
-				return err
-			}
-			if w.buf.Len() >= w.opts.MaxPacketBytes {
-				if err := w.flush(t); err != nil {
-					return err
-				}
-			}
+		if err := w.addBody(ctx, t); err != nil {
+			return err
 		}
 		stream, seq := t.ProgressKey()
 		w.sep()
@@ -284,6 +277,49 @@ func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coor
 	}
 	w.add("COMMIT", "control")
 	return w.flush(t)
+}
+
+// addBody adds t's statements to the packet, sending it whenever it is full.
+// A streamed transaction's events are read from the relay log batch by batch:
+// memory stays bounded by the packet size whatever the transaction's size.
+func (w *Worker) addBody(ctx context.Context, t *coordinator.Txn) error {
+	if !t.Streamed {
+		return w.addEvents(t, t.Events)
+	}
+	s, err := t.OpenEvents()
+	if err != nil {
+		w.rollback()
+		return err
+	}
+	defer s.Close()
+	for {
+		batch, err := s.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			w.rollback()
+			return err
+		}
+		if err := w.addEvents(t, batch); err != nil {
+			return err
+		}
+	}
+}
+
+func (w *Worker) addEvents(t *coordinator.Txn, evs []*replication.BinlogEvent) error {
+	for _, ev := range evs {
+		if err := w.addEvent(t, ev); err != nil {
+			w.rollback()
+			return err
+		}
+		if w.buf.Len() >= w.opts.MaxPacketBytes {
+			if err := w.flush(t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // openGate is the gate of a worker used without a coordinator.

@@ -47,6 +47,7 @@ type Options struct {
 	DomainID        uint32                           // gtid_domain_id
 	Durability      Durability                       // Relaxed (default) or Strict
 	NoBinlog        bool                             // start without log_bin (a target that keeps no binlog)
+	BinlogFormat    string                           // binlog_format: "" = ROW, or STATEMENT, MIXED
 	LogSlaveUpdates bool                             // log_slave_updates: replicated transactions are written to this server's binlog too
 	BufferPool      string                           // innodb_buffer_pool_size, e.g. "64M"; "" = DefaultBufferPool
 	RedoLogSize     string                           // innodb_log_file_size, e.g. "1G" for benchmarks; "" = DefaultRedoLogSize
@@ -72,7 +73,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+func (o Options) binlogFormat() string {
+	if o.BinlogFormat == "" {
+		return "ROW"
+	}
+	return o.BinlogFormat
+}
+
 func (o Options) validate() error {
+	switch o.binlogFormat() {
+	case "ROW", "STATEMENT", "MIXED":
+	default:
+		return fmt.Errorf("invalid binlog format %q: use ROW, STATEMENT or MIXED", o.BinlogFormat)
+	}
 	switch o.Durability {
 	case Relaxed, Strict:
 	default:
@@ -114,7 +127,7 @@ func (o Options) mariadbdArgs(l layout, port int) []string {
 		"--server-id=" + strconv.FormatUint(uint64(o.ServerID), 10),
 		"--gtid-domain-id=" + strconv.FormatUint(uint64(o.DomainID), 10),
 		"--gtid-strict-mode=ON",
-		"--binlog-format=ROW",
+		"--binlog-format=" + o.binlogFormat(),
 		"--binlog-row-image=FULL",
 		"--binlog-row-metadata=FULL",
 		"--relay-log=relay-bin",
