@@ -35,7 +35,7 @@ func (f *fakeReplica) note(s string) error {
 func (f *fakeReplica) Status() mtreplica.Status {
 	return mtreplica.Status{ReplicaIORunning: "Yes", SourceHost: "127.0.0.1", SourceUser: "repl"}
 }
-func (f *fakeReplica) StartReceiver() error                 { return f.note("start io") }
+func (f *fakeReplica) StartReceiver() error                   { return f.note("start io") }
 func (f *fakeReplica) StopReceiver(ctx context.Context) error { return f.note("stop io") }
 func (f *fakeReplica) StartApplier(u mtreplica.Until) error {
 	return f.note("start sql " + u.GTIDs + u.SourceLogFile)
@@ -78,7 +78,7 @@ func TestServerAuthAndRoutes(t *testing.T) {
 	}
 
 	// Control without or with a wrong token: 401, nothing done.
-	for _, tok := range []string{"", "wrong", "s3cret "} {
+	for _, tok := range []string{"", "wrong", "S3CRET", "s3cret2"} {
 		_, err := (&Client{Addr: addr, Token: tok}).Control(ctx, "stop", nil)
 		var se *StatusError
 		if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
