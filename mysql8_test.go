@@ -37,7 +37,7 @@ func mysql8Stream() (files [][]byte, names []string, gtids int64) {
 		}}
 	slow := &binlogenc.TableMap{TableID: 102, Schema: "par", Table: "slow", Metadata: true, PrimaryKey: []int{0},
 		Columns: []binlogenc.Column{{Name: "id", Type: mysql.MYSQL_TYPE_LONG}, {Name: "note", Type: mysql.MYSQL_TYPE_VARCHAR, Meta: 80}}}
-	status := new(binlogenc.StatusVars).Flags2(0).SQLMode(1<<21 | 1<<30).Catalog("std").AutoIncrement(1, 1).
+	status := new(binlogenc.StatusVars).Flags2(0).SQLMode(1<<21|1<<30).Catalog("std").AutoIncrement(1, 1).
 		Charset(45, 45, 45).CharsetDatabase(45).Bytes() // utf8mb4_general_ci: an id MySQL 8 and MariaDB share
 
 	var gno int64
