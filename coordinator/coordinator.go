@@ -23,6 +23,14 @@ type Source interface {
 
 var _ Source = (*relaylog.Reader)(nil)
 
+// SourceCloser is a Source to close after use; *relaylog.Reader implements it.
+type SourceCloser interface {
+	Source
+	Close() error
+}
+
+var _ SourceCloser = (*relaylog.Reader)(nil)
+
 // Gate is a transaction's commit turn, handed to the worker applying it.
 type Gate interface {
 	// Ready reports whether the transaction may commit right now, without
@@ -119,6 +127,17 @@ type Options struct {
 	// MaxAborts bounds how often one transaction is aborted for order
 	// inversion before the coordinator gives up with an error. Default 100.
 	MaxAborts int
+	// Reopen opens a reader of the relay log at a position, for transactions
+	// too large to hold in memory: with it, a transaction whose raw size passes
+	// StreamBytes is read to its end without keeping its events, and the worker
+	// reads them again from the relay log as it applies them, as a barrier.
+	// Nil: every transaction is held whole (QueueBytes then bounds only how
+	// many are read ahead, not the size of one).
+	Reopen func(from relaylog.Position) (SourceCloser, error)
+	// StreamBytes: transactions larger than this are streamed (with Reopen).
+	// Default a quarter of QueueBytes: decoded events take several times
+	// their raw size.
+	StreamBytes int64
 	// GroupTxns bounds how many consecutive transactions one worker may apply
 	// as one target transaction when its workers are GroupWorkers; 1 disables
 	// grouping. Default 32. Only transactions already read are grouped: a
@@ -141,6 +160,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxAborts <= 0 {
 		o.MaxAborts = 100
+	}
+	if o.StreamBytes <= 0 {
+		o.StreamBytes = o.QueueBytes / 4
 	}
 	if o.GroupTxns <= 0 {
 		o.GroupTxns = 32
@@ -269,6 +291,9 @@ func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 		lowCh:   make(chan struct{}),
 		marks:   map[string]Mark{},
 	}
+	if opts.Reopen != nil {
+		c.asm.StreamBytes = opts.StreamBytes
+	}
 	c.grouping = opts.GroupTxns > 1
 	for _, w := range workers {
 		if _, ok := w.(GroupWorker); !ok {
@@ -373,6 +398,10 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 			continue
 		}
 		c.metrics.read.Inc()
+		if t.Streamed {
+			t.open, t.filter = c.opts.Reopen, c.opts.Filter
+			c.metrics.streamed.Inc()
+		}
 		if c.opts.Skip != nil && c.opts.Skip(t) {
 			c.mu.Lock()
 			c.status.Skipped++
@@ -404,8 +433,8 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 			}
 			barrier = 0
 		}
-		dep, isBarrier := t.Seq-1, t.Statement
-		if c.opts.Dependency != nil {
+		dep, isBarrier := t.Seq-1, t.Statement || t.Streamed
+		if c.opts.Dependency != nil && !t.Streamed {
 			if dep, isBarrier, err = c.opts.Dependency(t); err != nil {
 				return fmt.Errorf("dependencies of %s: %w", t.ID(), err)
 			}

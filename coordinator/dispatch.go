@@ -107,19 +107,20 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 // (every dependency committed), or, when the lead is the first uncommitted
 // transaction, may depend on the members before it: they run before it on
 // the same connection. The group stops at the first transaction that fails
-// this, at a statement (it commits implicitly), at one already running or
+// this, at a statement (it commits implicitly), at a streamed transaction
+// (a barrier, applied alone), at one already running or
 // done, and at the size bounds. Called with c.mu held.
 func (c *Coordinator) formGroup(i int) {
 	lead := c.window[i]
 	lead.group = append(lead.group[:0], lead)
-	if !c.grouping || lead.t.Statement {
+	if !c.grouping || lead.t.Statement || lead.t.Streamed {
 		return
 	}
 	isHead := i == 0 // retire has run: everything before window[0] is committed
 	bytes := lead.t.Bytes
 	for k := i + 1; k < len(c.window) && len(lead.group) < c.opts.GroupTxns; k++ {
 		e := c.window[k]
-		if e.done || e.running || e.t.Statement || (e.t.Dep > c.low && !isHead) {
+		if e.done || e.running || e.t.Statement || e.t.Streamed || (e.t.Dep > c.low && !isHead) {
 			break
 		}
 		if bytes += e.t.Bytes; bytes > c.opts.GroupBytes {

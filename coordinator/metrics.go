@@ -3,9 +3,9 @@ package coordinator
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	read, applied, skipped, dispatched, aborts, groupedTxns prometheus.Counter
-	applySeconds, commitWaitSeconds                         prometheus.Histogram
-	lagSeconds                                              prometheus.Gauge
+	read, applied, skipped, dispatched, aborts, groupedTxns, streamed prometheus.Counter
+	applySeconds, commitWaitSeconds                                   prometheus.Histogram
+	lagSeconds                                                        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -18,6 +18,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "transactions_skipped_total", Help: "Transactions skipped because the target already holds them."}),
 		dispatched: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mtreplica", Subsystem: "applier",
 			Name: "transactions_dispatched_total", Help: "Transactions handed to workers (retries included)."}),
+		streamed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mtreplica", Subsystem: "applier",
+			Name: "streamed_transactions_total", Help: "Transactions too large to hold in memory, applied while read again from the relay log."}),
 		groupedTxns: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mtreplica", Subsystem: "applier",
 			Name: "grouped_transactions_total", Help: "Transactions committed inside a group of several in one target transaction."}),
 		aborts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "mtreplica", Subsystem: "applier",
@@ -32,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "lag_seconds", Help: "Seconds between the source commit and the target commit of the last applied transaction."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.read, m.applied, m.skipped, m.dispatched, m.aborts, m.groupedTxns, m.applySeconds, m.commitWaitSeconds, m.lagSeconds)
+		reg.MustRegister(m.read, m.applied, m.skipped, m.dispatched, m.aborts, m.groupedTxns, m.streamed, m.applySeconds, m.commitWaitSeconds, m.lagSeconds)
 	}
 	return m
 }

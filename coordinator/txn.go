@@ -34,6 +34,16 @@ type Txn struct {
 	// Statement is set when the transaction is one statement without BEGIN
 	// (DDL, or a non-transactional statement): it commits implicitly on the target.
 	Statement bool
+	// Streamed is set when the transaction was larger than the assembler's
+	// StreamBytes: Events is empty, and the worker reads the events from the
+	// relay log as it applies them (OpenEvents). It runs as a barrier.
+	Streamed bool
+	// fde is the format description in force for a streamed transaction, and
+	// flavor the decoder's flavor: what a fresh decoder needs to read it again.
+	fde    []byte
+	flavor string
+	open   func(from relaylog.Position) (SourceCloser, error)
+	filter func(*Txn)
 }
 
 // ProgressKey returns the key under which the transaction is recorded on the
@@ -84,6 +94,11 @@ type Assembler struct {
 	parser *replication.BinlogParser
 	cur    *Txn
 	seq    uint64
+	// StreamBytes: a transaction whose raw size passes this is not held in
+	// memory but marked Streamed (0: never).
+	StreamBytes int64
+	fdeRaw      []byte // the last format description event, raw
+	flavor      string
 }
 
 // NewAssembler returns an assembler whose decoder renders values the way the
@@ -111,14 +126,24 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 		return nil, fmt.Errorf("frame event at %s: %w", ev.Pos, err)
 	}
 	if fr.Header.Type == replication.FORMAT_DESCRIPTION_EVENT {
+		a.flavor = "mysql"
 		if fd := a.framer.FormatDescription(); fd != nil && fd.MariaDB() {
-			a.parser.SetFlavor("mariadb")
-		} else {
-			a.parser.SetFlavor("mysql")
+			a.flavor = "mariadb"
 		}
+		a.parser.SetFlavor(a.flavor)
+		a.fdeRaw = append(a.fdeRaw[:0], ev.Raw...)
 	}
 	if fr.Abandoned && a.cur != nil {
 		a.cur = nil // never committed on the source
+	}
+	if a.cur != nil && a.cur.Streamed && !fr.Start && !fr.Meta {
+		// A streamed transaction's events are read again when applied: only
+		// its size and end are needed now (its rows are not even decoded).
+		a.cur.Bytes += int64(len(ev.Raw))
+		if !fr.End {
+			return nil, nil
+		}
+		return a.complete(ev), nil
 	}
 	decoded, err := a.decode(ev.Raw)
 	if err != nil {
@@ -146,8 +171,17 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 	}
 	a.cur.Bytes += int64(len(ev.Raw))
 	if !fr.End {
+		if a.StreamBytes > 0 && a.cur.Bytes > a.StreamBytes {
+			a.cur.Streamed, a.cur.Events = true, nil
+			a.cur.fde, a.cur.flavor = append([]byte(nil), a.fdeRaw...), a.flavor
+		}
 		return nil, nil
 	}
+	return a.complete(ev), nil
+}
+
+// complete numbers and returns the transaction ev ends.
+func (a *Assembler) complete(ev relaylog.Event) *Txn {
 	t := a.cur
 	a.cur = nil
 	a.seq++ // numbered when complete: an abandoned transaction takes no number
@@ -155,7 +189,7 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 	t.Next = ev.Next
 	t.Info = a.framer.Txn()
 	t.Statement = t.Info.Statement
-	return t, nil
+	return t
 }
 
 func (a *Assembler) decode(raw []byte) (e *replication.BinlogEvent, err error) {
