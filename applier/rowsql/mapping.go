@@ -84,6 +84,15 @@ func compatible(b, t family, strict bool) bool {
 	return !strict
 }
 
+// HiddenColumnPrefix starts the names of the hidden generated columns MySQL 8.0.13+ adds for functional key parts
+// (INDEX ((a+1)) is backed by a hidden column "!hidden!<index>!<part>!<n>"). The source computes them and writes them
+// in row images; a target has no such column (MariaDB has no functional indexes, and a MySQL target computes its
+// own), so they are left out when the binlog names its columns.
+const HiddenColumnPrefix = "!hidden!"
+
+// IsHiddenColumn reports whether a binlog column name is one of MySQL's hidden functional-index columns.
+func IsHiddenColumn(name []byte) bool { return strings.HasPrefix(string(name), HiddenColumnPrefix) }
+
 // mapColumns fills g.tgtOf (binlog column -> target ordinal, -1 when the target lacks it) and g.binOf (target
 // ordinal -> binlog column, -1) for the event's table map. present1/present2 say which binlog columns appear in
 // the images; a binlog column the target lacks is an error only when an image carries it.
@@ -104,7 +113,7 @@ func (g *Generator) mapColumns(ev *replication.RowsEvent, tbl *tableschema.Table
 			name := string(tm.ColumnName[i])
 			ord, ok := tbl.ColumnByName(name)
 			if !ok {
-				if inImage(i) {
+				if inImage(i) && !IsHiddenColumn(tm.ColumnName[i]) {
 					return mismatch(name, "the target table has no such column")
 				}
 				continue
@@ -117,7 +126,8 @@ func (g *Generator) mapColumns(ev *replication.RowsEvent, tbl *tableschema.Table
 	} else {
 		if ncols > len(tbl.Columns) {
 			return mismatch("", "the binlog has more columns than the target and no column names "+
-				"(set binlog_row_metadata=FULL on the source to map by name)")
+				"(set binlog_row_metadata=FULL on the source to map by name; a MySQL functional index adds a "+
+				"hidden column the target does not have)")
 		}
 		for i := 0; i < ncols; i++ {
 			g.tgtOf[i], g.binOf[i] = i, i

@@ -181,7 +181,9 @@ func newColMap(tm *replication.TableMapEvent, tbl *tableschema.Table, ncols int)
 			name := string(tm.ColumnName[i])
 			ord, ok := tbl.ColumnByName(name)
 			if !ok {
-				m.unmapped = append(m.unmapped, i)
+				if !rowsql.IsHiddenColumn(tm.ColumnName[i]) { // MySQL's functional-index columns: computed, never keyed
+					m.unmapped = append(m.unmapped, i)
+				}
 				continue
 			}
 			if m.binOf[ord] >= 0 {
