@@ -321,6 +321,12 @@ func (l *Log) flush() error {
 // transaction (end) or a metadata event between transactions.
 func (l *Log) publish(end bool) error {
 	w := &l.w
+	// The bytes being published, for the tail cache: still in w.buf unless a
+	// large transaction was flushed early. They stay untouched until the next write.
+	var fresh []byte
+	if w.boundary >= w.flushed {
+		fresh = w.buf[w.boundary-w.flushed:]
+	}
 	if err := l.flush(); err != nil {
 		return err
 	}
@@ -333,6 +339,7 @@ func (l *Log) publish(end bool) error {
 	g := w.fr.Txn().GTID
 	l.mu.Lock()
 	delta := w.boundary - w.seg.size
+	l.tail.add(w.seg.num, w.seg.size, fresh, delta)
 	w.seg.size = w.boundary
 	l.st.srcFile, l.st.srcPos = w.bFile, w.bPos
 	if end && !g.IsZero() {

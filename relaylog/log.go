@@ -42,6 +42,7 @@ type Log struct {
 	notify  chan struct{} // closed on publish when a reader waits
 	closed  bool
 	st      pubState
+	tail    tailCache // the newest published bytes, for readers following the writer
 }
 
 // pubState is what State reports; the writer changes it under Log.mu.

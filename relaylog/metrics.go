@@ -21,6 +21,8 @@ type metrics struct {
 	fsyncSeconds prometheus.Histogram
 	segments     prometheus.Gauge
 	bytes        prometheus.Gauge
+	cacheHit     prometheus.Counter
+	cacheMiss    prometheus.Counter
 
 	reg  prometheus.Registerer
 	list []prometheus.Collector
@@ -47,12 +49,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Latency of fsync calls on segment files.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
-		segments: gauge("segments", "Segment files in the relay log."),
-		bytes:    gauge("bytes", "Bytes on disk in the relay log's segments (published events)."),
-		reg:      reg,
+		segments:  gauge("segments", "Segment files in the relay log."),
+		bytes:     gauge("bytes", "Bytes on disk in the relay log's segments (published events)."),
+		cacheHit:  counter("tail_cache_hit_bytes_total", "Bytes readers took from the in-memory tail cache (the newest published bytes)."),
+		cacheMiss: counter("tail_cache_miss_bytes_total", "Bytes readers read from segment files because the tail cache did not hold them."),
+		reg:       reg,
 	}
 	m.list = []prometheus.Collector{m.bytesWritten, m.events, m.transactions, m.heartbeats, m.discarded,
-		m.segCreated, m.segPurged, m.fsyncs, m.fsyncSeconds, m.segments, m.bytes}
+		m.segCreated, m.segPurged, m.fsyncs, m.fsyncSeconds, m.segments, m.bytes, m.cacheHit, m.cacheMiss}
 	if reg == nil {
 		return m, nil
 	}

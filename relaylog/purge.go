@@ -112,6 +112,7 @@ func (l *Log) Reset() error {
 	l.log.Info("relay log: reset", "segments_removed", len(l.segs))
 	l.segs = nil
 	l.st = pubState{retrieved: gtid.NewSet(0)}
+	l.tail = tailCache{}
 	l.w.reset()
 	l.m.segments.Set(0)
 	l.m.bytes.Set(0)

@@ -290,7 +290,13 @@ func (r *Reader) advance() (<-chan struct{}, error) {
 		if n := r.limit - r.off; r.br == nil || (r.br.Size() < readBufSize && int64(r.br.Size()) < n) {
 			r.br = bufio.NewReaderSize(nil, int(min(max(n, 4<<10), readBufSize)))
 		}
-		r.br.Reset(io.NewSectionReader(r.f, r.off, r.limit-r.off))
+		if b := l.tail.get(s.num, r.off, r.limit); b != nil {
+			r.br.Reset(bytes.NewReader(b))
+			l.m.cacheHit.Add(float64(len(b)))
+		} else {
+			r.br.Reset(io.NewSectionReader(r.f, r.off, r.limit-r.off))
+			l.m.cacheMiss.Add(float64(r.limit - r.off))
+		}
 		return nil, nil
 	}
 	if r.seg.sealed {
