@@ -67,7 +67,7 @@ func Dial(ctx context.Context, o TargetOptions) (*client.Conn, error) {
 		timeout = 10 * time.Second
 	}
 	opts := []client.Option{func(c *client.Conn) error {
-		for _, cp := range []uint32{mysql.CLIENT_FOUND_ROWS, mysql.CLIENT_MULTI_STATEMENTS, mysql.CLIENT_MULTI_RESULTS} {
+		for _, cp := range []uint32{mysql.CLIENT_FOUND_ROWS, mysql.CLIENT_MULTI_STATEMENTS, mysql.CLIENT_MULTI_RESULTS, mysql.CLIENT_LOCAL_FILES} {
 			if err := c.SetCapability(cp); err != nil {
 				return err
 			}
