@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    := ./...
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build test test-short demo lint deps fuzz clean bench bench-quick
+.PHONY: all build test test-short demo lint deps fuzz clean bench bench-quick huge-txn
 
 all: build
 
@@ -36,6 +36,10 @@ bench: deps
 lint:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
 	$(GO) vet $(PKGS)
+
+# One 1 GiB transaction through the daemon; prints its peak RSS (must stay under 256 MiB). Minutes of disk writes.
+huge-txn: deps
+	MTREPLICA_HUGE_TXN_MB=$${MTREPLICA_HUGE_TXN_MB:-1024} $(GO) test -run '^TestHugeTransactionRSS$$' -count=1 -v -timeout 60m .
 
 fuzz:
 	$(GO) test -run=^$$ -fuzz=FuzzReader -fuzztime=60s ./relaylog/

@@ -67,7 +67,10 @@ func (s *EventStream) Next(ctx context.Context) ([]*replication.BinlogEvent, err
 			}
 			return nil, fmt.Errorf("read %s again from the relay log: %w", s.t.ID(), err)
 		}
-		if ev.Pos.Less(s.t.Start) || !ev.Pos.Less(s.t.Next) {
+		if ev.Pos.Less(s.t.Start) {
+			continue // the segment header a reader starts with; t.fde is the format in force
+		}
+		if !ev.Pos.Less(s.t.Next) {
 			return nil, fmt.Errorf("read %s again from the relay log: event at %s is outside the transaction [%s, %s)", s.t.ID(), ev.Pos, s.t.Start, s.t.Next)
 		}
 		s.done = ev.Next == s.t.Next
