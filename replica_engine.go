@@ -130,6 +130,7 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 		Flavor: cfg.Source.Flavor, Host: cfg.Source.Host, Port: cfg.Source.Port,
 		User: cfg.Source.User, Password: cfg.Source.Password, ServerID: cfg.Source.ServerID,
 		TLS: cfg.Source.TLS, HeartbeatPeriod: cfg.Source.HeartbeatPeriod, ConnectRetry: cfg.Source.ConnectRetry,
+		MaxReconnects: cfg.Source.RetryCount, ReadTimeout: cfg.Source.NetTimeout, // SOURCE_RETRY_COUNT, replica_net_timeout
 		AllowStatementFormat: cfg.Source.AllowStatementFormat,
 		Logger:               log.With("component", "receiver"), Registerer: cfg.Registerer,
 	}, relay)
@@ -334,7 +335,7 @@ func (r *Replica) runApplier(ctx context.Context) error {
 			Name: fmt.Sprintf("worker-%d", i+1), Logger: log.With("component", "applier", "worker", i+1),
 		})
 		defer w.Close()
-		workers[i] = w
+		workers[i] = cfg.skip.Wrap(w) // w itself unless replica_skip_errors lists codes
 	}
 	mode, _ := deptrack.ParseMode(cfg.DependencyTracking)
 	deps := newDependencies(ctx, mode, cfg.Target, schemas)
@@ -352,6 +353,7 @@ func (r *Replica) runApplier(ctx context.Context) error {
 		PreserveCommitOrder: !cfg.UnorderedCommits,
 		LockWaits:           monitor.lockWaits,
 		Interrupt:           monitor.interrupt,
+		Filter:              cfg.txnFilter(), // replication filters
 		Dependency:          deps.dep,
 		Hold:                r.hold,
 		Skip: func(t *coordinator.Txn) bool {
