@@ -1,7 +1,10 @@
 // Command mtreplica is the mtreplica replica daemon and its tools.
 //
 //	mtreplica run    --source DSN --target DSN --relay-dir DIR [--config FILE]   replicate until SIGINT/SIGTERM
-//	mtreplica status --relay-dir DIR [--json]                                    print SHOW REPLICA STATUS fields
+//	mtreplica status [--admin ADDR | --relay-dir DIR] [--json]                   print SHOW REPLICA STATUS fields
+//	mtreplica start|stop [--io|--sql]                                            START/STOP REPLICA [IO_THREAD|SQL_THREAD]
+//	mtreplica until --gtids SET | --file F --pos P                               start the applier until there
+//	mtreplica skip GTID | delay SECONDS | reset --yes                            (control commands use the admin endpoint)
 //	mtreplica demo                                                               local source + target, a workload, verify
 //	mtreplica version
 package main
@@ -24,6 +27,8 @@ func main() {
 		err = cmdRun(os.Args[2:])
 	case "status":
 		err = cmdStatus(os.Args[2:])
+	case "start", "stop", "until", "skip", "delay", "reset":
+		err = cmdControl(os.Args[1], os.Args[2:])
 	case "demo":
 		err = cmdDemo(os.Args[2:])
 	case "version", "--version":
@@ -46,7 +51,15 @@ func usage() {
 
 Commands:
   run      replicate a source into a target (mtreplica run --help)
-  status   print the replica's status with SHOW REPLICA STATUS names
+  status   print the replica's status with SHOW REPLICA STATUS names (--json for scripts)
+  start    start the receiver and the applier (--io, --sql: one of them; --until-gtids SET)
+  stop     stop them (--io, --sql: one of them)
+  until    start the applier until a GTID set (--gtids) or a source position (--file, --pos)
+  skip     record one transaction (GTID) as applied without applying it; the applier must be stopped
+  delay    set SOURCE_DELAY in seconds (0: off)
+  reset    RESET REPLICA: stop, delete the relay log, forget progress (--yes)
+           Control commands reach the daemon's admin endpoint (--admin ADDR, or --relay-dir DIR)
+           with its token (--admin-token-file FILE or $MTREPLICA_ADMIN_TOKEN).
   demo     start a local source and target, replicate a workload, verify
   version  print the version
 `)

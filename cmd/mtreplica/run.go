@@ -36,6 +36,8 @@ func cmdRun(args []string) error {
 	fs.StringVar(&f.statusFile, "status-file", "", "where to write status JSON every second (default RELAY_DIR/status.json)")
 	set := newSettings()
 	set.register(fs)
+	var adm adminFlags
+	adm.register(fs, true)
 	if err := refusePasswordFlags(args); err != nil {
 		return err
 	}
@@ -48,6 +50,7 @@ func cmdRun(args []string) error {
 	}
 	set.readEnv()
 	cfg, err := set.config()
+	reg := adm.prepare(&cfg)
 	r, nerr := mtreplica.New(cfg) // its checks too: every problem is reported at once
 	if err != nil || nerr != nil {
 		return fmt.Errorf("configuration:\n%w", errors.Join(err, nerr))
@@ -57,6 +60,11 @@ func cmdRun(args []string) error {
 	if statusFile == "" {
 		statusFile = filepath.Join(cfg.RelayDir, "status.json")
 	}
+	closeAdmin, err := adm.start(r, reg, cfg.Logger, cfg.RelayDir)
+	if err != nil {
+		return err
+	}
+	defer closeAdmin()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	done := make(chan struct{})

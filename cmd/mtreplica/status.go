@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/mtreplica/mtreplica"
@@ -14,44 +16,64 @@ import (
 
 func cmdStatus(args []string) error {
 	fs := flag.NewFlagSet("status", flag.ExitOnError)
-	relayDir := fs.String("relay-dir", "", "the daemon's relay log directory")
-	file := fs.String("status-file", "", "status file (default RELAY_DIR/status.json)")
+	var adm adminFlags
+	adm.register(fs, false)
+	file := fs.String("status-file", "", "status file, read when the admin endpoint does not answer (default RELAY_DIR/status.json)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Parse(args)
-	path := *file
-	if path == "" {
-		if *relayDir == "" {
-			return fmt.Errorf("status: give --relay-dir (or --status-file)")
-		}
-		path = filepath.Join(*relayDir, "status.json")
-	}
-	b, err := os.ReadFile(path)
+	// The admin endpoint first: its status is current to the call.
+	c, err := adm.client()
 	if err != nil {
-		return fmt.Errorf("status: %w (is `mtreplica run` running with this relay directory?)", err)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	s, b, aerr := c.Status(ctx)
+	if aerr != nil {
+		path := *file
+		if path == "" && adm.relayDir != "" {
+			path = filepath.Join(adm.relayDir, "status.json")
+		}
+		if path == "" {
+			return fmt.Errorf("status: the admin endpoint at %s: %w; give --relay-dir (or --status-file) to read the daemon's status file instead", c.Addr, aerr)
+		}
+		if b, err = os.ReadFile(path); err != nil {
+			return fmt.Errorf("status: admin endpoint at %s: %v; status file: %w (is `mtreplica run` running with this relay directory?)", c.Addr, aerr, err)
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("status file %s: %w", path, err)
+		}
 	}
 	if *asJSON {
 		os.Stdout.Write(b)
 		return nil
 	}
-	var s mtreplica.Status
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("status file %s: %w", path, err)
-	}
 	printStatus(s)
 	return nil
 }
 
-// printStatus prints like SHOW REPLICA STATUS\G.
+// printStatus prints like SHOW REPLICA STATUS\G, then the workers like
+// SELECT * FROM performance_schema.replication_applier_status_by_worker\G.
 func printStatus(s mtreplica.Status) {
 	fmt.Println("*************************** 1. row ***************************")
-	v := reflect.ValueOf(s)
+	printRow(reflect.ValueOf(s), 28)
+	for i, w := range s.Workers {
+		fmt.Printf("*************************** worker %d ***************************\n", i+1)
+		printRow(reflect.ValueOf(w), 28)
+	}
+}
+
+func printRow(v reflect.Value, width int) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("json")
-		if j := indexComma(name); j >= 0 {
-			name = name[:j]
+		if !t.Field(i).IsExported() {
+			continue
 		}
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		f := v.Field(i)
+		if f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct {
+			continue // printed as rows of their own
+		}
 		var val any = f.Interface()
 		if f.Kind() == reflect.Pointer {
 			if f.IsNil() {
@@ -60,18 +82,12 @@ func printStatus(s mtreplica.Status) {
 				val = f.Elem().Interface()
 			}
 		}
-		if tm, ok := val.(time.Time); ok {
-			val = tm.Format(time.RFC3339)
+		switch x := val.(type) {
+		case time.Time:
+			val = x.Format(time.RFC3339)
+		case time.Duration:
+			val = x.Nanoseconds()
 		}
-		fmt.Printf("%28s: %v\n", name, val)
+		fmt.Printf("%*s: %v\n", width, name, val)
 	}
-}
-
-func indexComma(s string) int {
-	for i := range s {
-		if s[i] == ',' {
-			return i
-		}
-	}
-	return -1
 }
