@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -79,7 +80,7 @@ func Dial(ctx context.Context, o TargetOptions) (*client.Conn, error) {
 	}}
 	c, err := client.ConnectWithContext(ctx, o.Addr, o.User, o.Password, "", timeout, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to target %s as %s: %w", o.Addr, o.User, err)
+		return nil, fmt.Errorf("connect to target %s as %s: %w%s", o.Addr, o.User, err, tlsHint(o, err))
 	}
 	// With a TLS config go-mysql refuses a server that does not offer TLS
 	// ("the MySQL Server does not support TLS required by the client"): no plaintext fallback.
@@ -97,4 +98,19 @@ func Dial(ctx context.Context, o TargetOptions) (*client.Conn, error) {
 		}
 	}
 	return c, nil
+}
+
+// tlsHint says what to change when a TLS connection to the target failed.
+func tlsHint(o TargetOptions, err error) string {
+	if o.TLS == nil {
+		return ""
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "does not support TLS"):
+		return "; the target offers no TLS (TLS is required, never a plaintext fallback): configure ssl_cert and ssl_key on the target, or connect without TLS"
+	case strings.Contains(msg, "certificate"):
+		return "; check the target's certificate against the CA given (target_ssl_ca) and that it names the target's host"
+	}
+	return ""
 }
