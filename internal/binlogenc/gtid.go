@@ -15,6 +15,8 @@ type GTID struct {
 	Anonymous bool
 	SID       [16]byte // the source's server_uuid
 	GNO       int64
+	// Tag, when set, writes a GTID_TAGGED_LOG_EVENT (MySQL 8.4+ tagged GTID uuid:tag:gno).
+	Tag string
 	// CommitFlag: 1 when the transaction may be applied without a BEGIN (MySQL's FLAG_MAY_HAVE_SBR is 1 too).
 	CommitFlag byte
 	// LastCommitted and SequenceNumber are the logical clock (binlog_transaction_dependency_tracking).
@@ -43,6 +45,9 @@ const logicalTimestampTypeCode = 2
 
 // GTID returns a GTID_LOG_EVENT (or ANONYMOUS_GTID_LOG_EVENT) as MySQL 8 writes it.
 func (e *Encoder) GTID(g GTID) []byte {
+	if g.Tag != "" && !g.Anonymous {
+		return e.event(taggedType, taggedGTID(g))
+	}
 	body := make([]byte, 0, 64)
 	body = append(body, g.CommitFlag)
 	t := replication.GTID_EVENT
