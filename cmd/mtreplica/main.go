@@ -5,6 +5,7 @@
 //	mtreplica start|stop [--io|--sql]                                            START/STOP REPLICA [IO_THREAD|SQL_THREAD]
 //	mtreplica until --gtids SET | --file F --pos P                               start the applier until there
 //	mtreplica skip GTID | delay SECONDS | reset --yes                            (control commands use the admin endpoint)
+//	mtreplica replay --target DSN [--start-gtid SET] [--stop-gtid SET] ... FILE...   point-in-time recovery
 //	mtreplica demo                                                               local source + target, a workload, verify
 //	mtreplica version
 package main
@@ -31,6 +32,8 @@ func main() {
 		err = cmdControl(os.Args[1], os.Args[2:])
 	case "demo":
 		err = cmdDemo(os.Args[2:])
+	case "replay":
+		err = cmdReplay(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("mtreplica", version)
 	case "help", "-h", "--help":
@@ -61,6 +64,7 @@ Commands:
            Control commands reach the daemon's admin endpoint (--admin ADDR, or --relay-dir DIR)
            with its token (--admin-token-file FILE or $MTREPLICA_ADMIN_TOKEN).
   demo     start a local source and target, replicate a workload, verify
+  replay   apply binlog files to a target with parallel workers (mtreplica replay --help)
   version  print the version
 `)
 }
