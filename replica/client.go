@@ -144,7 +144,7 @@ func (c *Client) Run(ctx context.Context, start func() (StartPosition, error)) e
 		}
 		c.checkRetention()
 		d := backoff(c.opts.ConnectRetry, c.opts.MaxConnectRetry, failures, c.jitter())
-		c.log.Warn("source connection failed; reconnecting", "error", err, "attempt", failures, "delay", d)
+		c.log.Warn("source connection failed; reconnecting", "error", err.Error(), "attempt", failures, "delay", d)
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
