@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -156,6 +157,9 @@ func run(ctx context.Context, o *Options) (res Result, err error) {
 		infos[t] = ti
 	}
 	if err := createTables(ctl, snap.conns[0], st, rows, res.Resumed); err != nil {
+		return res, err
+	}
+	if err := readEngines(ctl, infos); err != nil {
 		return res, err
 	}
 
@@ -484,4 +488,23 @@ func samePosition(a, b Position) bool {
 		return a.GTID == b.GTID
 	}
 	return a.File == b.File && a.Pos == b.Pos
+}
+
+// readEngines notes which target tables are transactional.
+func readEngines(ctl *client.Conn, infos map[*tableRow]*tableInfo) error {
+	rows, err := queryRows(ctl, "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'")
+	if err != nil {
+		return fmt.Errorf("read target table engines: %w", err)
+	}
+	engine := map[string]string{}
+	for _, r := range rows {
+		engine[r[0]+"."+r[1]] = strings.ToLower(r[2])
+	}
+	for t, ti := range infos {
+		switch engine[t.String()] {
+		case "innodb", "rocksdb":
+			ti.transactional = true
+		}
+	}
+	return nil
 }

@@ -37,8 +37,33 @@ type copier struct {
 	count   map[*tableRow]*counters
 }
 
+// chunkAttempts bounds the tries of one chunk that the target refuses with a deadlock or a lock wait timeout.
+const chunkAttempts = 5
+
 // copyChunk reads ch from src (in the snapshot) and writes it to dst in one transaction that also marks it done.
-func (cp *copier) copyChunk(ctx context.Context, src, dst *client.Conn, ch *chunk) (err error) {
+// A deadlock or lock wait timeout on the target rolls the chunk back and reads it again (the snapshot stays).
+func (cp *copier) copyChunk(ctx context.Context, src, dst *client.Conn, ch *chunk) error {
+	for attempt := 1; ; attempt++ {
+		err := cp.copyChunkOnce(ctx, src, dst, ch)
+		if err == nil || attempt == chunkAttempts || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		cp.o.Logger.Warn("chunk rolled back, retrying", "table", ch.table.String(), "chunk", ch.n, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// retryable: a deadlock (1213) or a lock wait timeout (1205) on the target.
+func retryable(err error) bool {
+	var me *mysql.MyError
+	return errors.As(err, &me) && (me.Code == mysql.ER_LOCK_DEADLOCK || me.Code == mysql.ER_LOCK_WAIT_TIMEOUT)
+}
+
+func (cp *copier) copyChunkOnce(ctx context.Context, src, dst *client.Conn, ch *chunk) (err error) {
 	t := cp.tables[ch.table]
 	cnt := cp.count[ch.table]
 	cnt.started.Store(true)
@@ -49,40 +74,51 @@ func (cp *copier) copyChunk(ctx context.Context, src, dst *client.Conn, ch *chun
 	if where != "" {
 		where = " WHERE " + where
 	}
+	var rows, bytes int64 // this chunk, counted as INSERTs succeed
 	if _, err := dst.Execute("START TRANSACTION"); err != nil {
 		return fmt.Errorf("load %s chunk %d: %w", t.row, ch.n, err)
 	}
 	defer func() {
 		if err != nil {
 			dst.Execute("ROLLBACK")
+			cnt.rows.Add(-rows)
+			cnt.bytes.Add(-bytes)
 		}
 	}()
-	if cp.resumed {
+	// A non-transactional target table keeps what a killed run inserted: clear the range first.
+	if cp.resumed && !t.transactional {
 		if _, err := dst.Execute("DELETE FROM " + t.quoted() + where); err != nil {
 			return fmt.Errorf("load %s chunk %d: clear the range: %w", t.row, ch.n, err)
 		}
 	}
 	var (
 		buf           = make([]byte, 0, cp.o.InsertBytes+cp.o.InsertBytes/8)
-		rows, bytes   int64 // this chunk
 		pending, pend int64 // rows and value bytes in buf
+		dstErr        error // the target failed: the rest of the result is read and dropped
 	)
 	buf = append(buf, t.insertHead...)
 	head := len(buf)
-	flush := func() error {
-		if len(buf) == head {
-			return nil
+	flush := func() {
+		if len(buf) == head || dstErr != nil {
+			return
 		}
 		if _, err := dst.Execute(string(buf)); err != nil {
-			return fmt.Errorf("load %s chunk %d: INSERT: %w", t.row, ch.n, err)
+			dstErr = fmt.Errorf("load %s chunk %d: INSERT: %w", t.row, ch.n, err)
+			return
 		}
+		rows += pending
+		bytes += pend
 		cnt.rows.Add(pending)
 		cnt.bytes.Add(pend)
 		buf, pending, pend = buf[:head], 0, 0
-		return ctx.Err()
 	}
 	var res mysql.Result
+	// The callback returns an error only when ctx is done: go-mysql stops reading at a callback error and the
+	// snapshot connection, which cannot be replaced, would be out of step.
 	err = src.ExecuteSelectStreaming("SELECT "+t.selectCols+" FROM "+t.quoted()+where, &res, func(row []mysql.FieldValue) error {
+		if dstErr != nil {
+			return nil
+		}
 		if len(buf) > head {
 			buf = append(buf, ',')
 		}
@@ -95,7 +131,6 @@ func (cp *copier) copyChunk(ctx context.Context, src, dst *client.Conn, ch *chun
 			buf = appendField(buf, &t.cols[i], &row[i])
 		}
 		buf = append(buf, ')')
-		rows++
 		pending++
 		if cp.limit != nil {
 			if err := cp.limit.take(ctx, 1); err != nil {
@@ -103,23 +138,21 @@ func (cp *copier) copyChunk(ctx context.Context, src, dst *client.Conn, ch *chun
 			}
 		}
 		if len(buf) >= cp.o.InsertBytes {
-			bytes += pend
-			return flush()
+			flush()
 		}
 		return nil
 	}, nil)
-	var myErr *mysql.MyError
-	if errors.As(err, &myErr) && myErr.Code == mysql.ER_NO_SUCH_TABLE {
+	if isNoTable(err) {
 		// Dropped on the source after the first snapshot: the binlog replay drops it on the target too.
-		cp.o.Logger.Warn("table no longer exists on the source; its rows come from the binlog replay", "table", t.row.String())
+		cp.o.Logger.Warn("table no longer exists on the source; the binlog replay drops it", "table", t.row.String())
 		err = nil
 	}
 	if err != nil {
 		return fmt.Errorf("read %s chunk %d: %w", t.row, ch.n, err)
 	}
-	bytes += pend
-	if err := flush(); err != nil {
-		return err
+	flush()
+	if dstErr != nil {
+		return dstErr
 	}
 	if _, err := dst.Execute(cp.st.chunkDoneSQL(ch, rows, bytes)); err != nil {
 		return fmt.Errorf("load %s chunk %d: checkpoint: %w", t.row, ch.n, err)

@@ -16,6 +16,8 @@ type tableInfo struct {
 	cols   []column // the written columns (not generated), in ordinal order
 	key    []column // the chunking key; nil for a table without one
 	keyInt bool     // a single integer key column
+	// transactional: the target table's engine rolls back a killed chunk (InnoDB); others keep partial chunks.
+	transactional bool
 	// selectCols is "`a`,`b`" for cols; insertHead is "INSERT INTO `db`.`t` (`a`,`b`) VALUES ".
 	selectCols, insertHead string
 }
