@@ -89,6 +89,9 @@ func (r *Replica) Status() Status {
 	if r.receiver != nil {
 		rs = r.receiver.Status()
 		s.ReplicaIORunning = rs.IORunning
+		if r.io != nil && rs.IORunning == replica.IONo {
+			s.ReplicaIORunning = replica.IOConnecting // started, not yet connecting
+		}
 		s.SourceLogFile, s.ReadSourceLogPos = rs.SourceLogFile, rs.ReadSourceLogPos
 		s.SourceServerID, s.SourceUUID = rs.SourceServerID, rs.SourceUUID
 		s.ConnectRetry = int64(rs.ConnectRetry.Seconds())
@@ -121,7 +124,6 @@ func (r *Replica) Status() Status {
 		s.TransactionsApplied, s.TransactionsSkipped = cs.Applied, cs.Skipped
 		s.Aborts, s.Workers = cs.Aborts, cs.Workers
 		if r.sql != nil && cs.Running {
-			s.ReplicaSQLRunning = "Yes"
 			s.ReplicaSQLRunningState = cs.State
 			s.SecondsBehindSource = r.behind(cs, rs, now)
 			if due := r.holding.Load(); due != 0 {
@@ -131,6 +133,9 @@ func (r *Replica) Status() Status {
 				s.SQLRemainingDelay = &left
 			}
 		}
+	}
+	if r.sql != nil {
+		s.ReplicaSQLRunning = "Yes" // from the start call on, as MySQL shows it
 	}
 	if r.executed != nil {
 		s.ExecutedGtidSet = r.executed.String()
