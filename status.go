@@ -47,9 +47,13 @@ type Status struct {
 	ReplicaSQLRunningState string     `json:"Replica_SQL_Running_State"`
 	AutoPosition           bool       `json:"Auto_Position"`
 	// Not in SHOW REPLICA STATUS:
-	UntilGtids             string                     `json:"Until_Gtids,omitempty"`
-	SourceClockSkew        *float64                   `json:"Source_Clock_Skew_Seconds"` // source clock minus ours
-	ReceiverLagBytes       *int64                     `json:"Receiver_Lag_Bytes"`        // source binlog bytes not yet received
+	UntilGtids       string   `json:"Until_Gtids,omitempty"`
+	SourceClockSkew  *float64 `json:"Source_Clock_Skew_Seconds"` // source clock minus ours
+	ReceiverLagBytes *int64   `json:"Receiver_Lag_Bytes"`        // source binlog bytes not yet received
+	// SourceRetentionWarning: the receiver's position is older than half the source's binlog retention.
+	SourceRetentionWarning string `json:"Source_Retention_Warning,omitempty"`
+	// SkippedErrors counts transactions skipped per error code (replica_skip_errors).
+	SkippedErrors          map[uint16]uint64          `json:"Skipped_Errors,omitempty"`
 	LastAppliedTransaction string                     `json:"Last_Applied_Transaction"`
 	TransactionsApplied    uint64                     `json:"Transactions_Applied"`
 	TransactionsSkipped    uint64                     `json:"Transactions_Skipped"`
@@ -95,6 +99,7 @@ func (r *Replica) Status() Status {
 		s.SourceLogFile, s.ReadSourceLogPos = rs.SourceLogFile, rs.ReadSourceLogPos
 		s.SourceServerID, s.SourceUUID = rs.SourceServerID, rs.SourceUUID
 		s.ConnectRetry = int64(rs.ConnectRetry.Seconds())
+		s.SourceRetentionWarning = rs.RetentionWarning
 		if r.ioErr.msg == "" && rs.LastIOError != "" { // a connection error the receiver is retrying after
 			s.LastIOErrno, s.LastIOError, s.LastIOErrorTimestamp = int(rs.LastIOErrno), rs.LastIOError, timePtr(rs.LastIOErrorTimestamp)
 		}
@@ -139,6 +144,9 @@ func (r *Replica) Status() Status {
 	}
 	if r.executed != nil {
 		s.ExecutedGtidSet = r.executed.String()
+	}
+	if counts := r.cfg.skip.Counts(); len(counts) > 0 {
+		s.SkippedErrors = counts
 	}
 	return s
 }

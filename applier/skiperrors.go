@@ -60,6 +60,9 @@ func NewSkipErrors(codes []uint16, log *slog.Logger, reg prometheus.Registerer) 
 
 // Counts returns how many transactions were skipped, per error code.
 func (s *SkipErrors) Counts() map[uint16]uint64 {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[uint16]uint64, len(s.counts))
