@@ -49,14 +49,19 @@ func (a *adminFlags) register(fs *flag.FlagSet, server bool) {
 }
 
 // resolve picks the address for a client: --admin or $MTREPLICA_ADMIN when
-// given, else the one the daemon of --relay-dir recorded, else the default.
-func (a *adminFlags) resolve() {
+// given, else the one the daemon of --relay-dir recorded, else (no
+// --relay-dir) the default. It returns false when there is none: the daemon
+// of --relay-dir serves no endpoint (the default address may be another's).
+func (a *adminFlags) resolve() bool {
 	if a.explicit() || a.relayDir == "" {
-		return
+		return true
 	}
-	if b, err := os.ReadFile(filepath.Join(a.relayDir, addrFile)); err == nil {
-		a.addr = strings.TrimSpace(string(b))
+	b, err := os.ReadFile(filepath.Join(a.relayDir, addrFile))
+	if err != nil {
+		return false
 	}
+	a.addr = strings.TrimSpace(string(b))
+	return true
 }
 
 func (a *adminFlags) enabled() bool { return a.addr != "" && a.addr != "off" }
@@ -86,7 +91,9 @@ func (a *adminFlags) token() (string, error) {
 }
 
 func (a *adminFlags) client() (*admin.Client, error) {
-	a.resolve()
+	if !a.resolve() {
+		return nil, fmt.Errorf("the daemon of %s serves no admin endpoint (no %s there): start it with --admin, or give --admin", a.relayDir, addrFile)
+	}
 	tok, err := a.token()
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mtreplica/mtreplica"
+	"github.com/mtreplica/mtreplica/admin"
 )
 
 func cmdStatus(args []string) error {
@@ -22,23 +24,32 @@ func cmdStatus(args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Parse(args)
 	// The admin endpoint first: its status is current to the call.
-	c, err := adm.client()
-	if err != nil {
-		return err
+	var s mtreplica.Status
+	var b []byte
+	var c *admin.Client
+	aerr := errors.New("--status-file given")
+	if *file == "" || adm.explicit() {
+		c, aerr = adm.client()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	s, b, aerr := c.Status(ctx)
+	if aerr == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		s, b, aerr = c.Status(ctx)
+		if aerr != nil {
+			aerr = fmt.Errorf("the admin endpoint at %s: %w", c.Addr, aerr)
+		}
+	}
 	if aerr != nil {
+		var err error
 		path := *file
 		if path == "" && adm.relayDir != "" {
 			path = filepath.Join(adm.relayDir, "status.json")
 		}
 		if path == "" {
-			return fmt.Errorf("status: the admin endpoint at %s: %w; give --relay-dir (or --status-file) to read the daemon's status file instead", c.Addr, aerr)
+			return fmt.Errorf("status: %w; give --relay-dir (or --status-file) to read the daemon's status file instead", aerr)
 		}
 		if b, err = os.ReadFile(path); err != nil {
-			return fmt.Errorf("status: admin endpoint at %s: %v; status file: %w (is `mtreplica run` running with this relay directory?)", c.Addr, aerr, err)
+			return fmt.Errorf("status: %v; status file: %w (is `mtreplica run` running with this relay directory?)", aerr, err)
 		}
 		if err := json.Unmarshal(b, &s); err != nil {
 			return fmt.Errorf("status file %s: %w", path, err)
