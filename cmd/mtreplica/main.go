@@ -28,6 +28,8 @@ func main() {
 		err = cmdRun(os.Args[2:])
 	case "status":
 		err = cmdStatus(os.Args[2:])
+	case "clone":
+		err = cmdClone(os.Args[2:])
 	case "start", "stop", "until", "skip", "delay", "reset":
 		err = cmdControl(os.Args[1], os.Args[2:])
 	case "demo":
@@ -55,6 +57,7 @@ func usage() {
 Commands:
   run      replicate a source into a target (mtreplica run --help)
   status   print the replica's status with SHOW REPLICA STATUS names (--json for scripts)
+  clone    copy the source into an empty target from one snapshot, then hand over to run (clone --help)
   start    start the receiver and the applier (--io, --sql: one of them; --until-gtids SET)
   stop     stop them (--io, --sql: one of them)
   until    start the applier until a GTID set (--gtids) or a source position (--file, --pos)
