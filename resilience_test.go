@@ -266,3 +266,29 @@ func TestSilentNetworkDrop(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// TestRetentionWarning: the source keeps binlogs two hours; a transaction
+// whose events carry a timestamp an hour old (SET timestamp) puts the
+// receiver's position past half the retention: Status shows the warning.
+func TestRetentionWarning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts MariaDB servers")
+	}
+	src := mariadbtest.Start(t, mariadbtest.Options{ExtraArgs: []string{"--binlog-expire-logs-seconds=7200"}})
+	dst := mariadbtest.Start(t, mariadbtest.Options{})
+	cfg := engineConfig(t, src, dst, t.TempDir())
+	cfg.Source.HeartbeatPeriod = time.Minute // no heartbeat clears the warning while the test looks
+	r, _ := startEngine(t, cfg)
+	mustExec(t, src, "CREATE DATABASE ret", "CREATE TABLE ret.t (id INT PRIMARY KEY)")
+	waitCaughtUp(t, src, dst, r, time.Minute)
+	if w := r.Status().SourceRetentionWarning; w != "" {
+		t.Fatalf("warning while current: %s", w)
+	}
+	mustExec(t, src, "SET timestamp = UNIX_TIMESTAMP() - 3700", "INSERT INTO ret.t VALUES (1)")
+	waitCaughtUp(t, src, dst, r, time.Minute)
+	w := r.Status().SourceRetentionWarning
+	if w == "" {
+		t.Fatal("no retention warning for a position an hour old with a two-hour retention")
+	}
+	t.Log(w)
+}
