@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -158,11 +159,14 @@ func (w *Worker) apply(ctx context.Context, ts []*coordinator.Txn, gate coordina
 		gate = openGate{}
 	}
 	var err error
+	unreachable := 0 // attempts that could not connect: a target that is down is waited for, not counted
 	for attempt := 0; ; attempt++ {
 		if err = ctx.Err(); err != nil {
 			return err
 		}
-		if err = w.connect(ctx); err == nil {
+		if err = w.connect(ctx); err != nil && isConnError(err) {
+			unreachable++
+		} else if err == nil {
 			stop := context.AfterFunc(ctx, func() { w.conn.Close() })
 			err = w.applyOnce(ctx, ts, gate)
 			if !stop() {
@@ -192,11 +196,12 @@ func (w *Worker) apply(ctx context.Context, ts []*coordinator.Txn, gate coordina
 			w.conn = nil
 			w.connID.Store(0)
 		}
-		if attempt >= w.opts.MaxRetries {
+		if attempt-unreachable >= w.opts.MaxRetries {
 			return fmt.Errorf("%s: %w after %d attempts: %w", t.ID(), ErrRetriesExhausted, attempt+1, err)
 		}
 		w.opts.Logger.Warn("retrying transaction", "worker", w.opts.Name, "txn", t.ID(), "attempt", attempt+1, "err", err)
 		backoff := time.Duration(1<<min(attempt, 6)) * 50 * time.Millisecond
+		backoff = backoff/2 + rand.N(backoff/2) // jitter: workers do not reconnect in lockstep
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
