@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +182,17 @@ func TestStatusAndMetrics(t *testing.T) {
 		"mtreplica_receiver_lag_bytes", "mtreplica_relay_log_segments", "mtreplica_applier_worker_applying"} {
 		if _, ok := value(m2, name); !ok {
 			t.Errorf("metric %s absent", name)
+		}
+	}
+	// The Grafana dashboard uses only series the engine exports.
+	dash, err := os.ReadFile("docs/grafana/mtreplica.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`mtreplica_[a-z_]+`).FindAllString(string(dash), -1) {
+		name = strings.TrimSuffix(name, "_bucket")
+		if _, ok := m2[name]; !ok && name != "mtreplica_errors_total" { // a vector without samples yet
+			t.Errorf("the dashboard uses %s, which the engine does not export", name)
 		}
 	}
 	if v, _ := value(m2, "mtreplica_thread_running", "thread", "receiver"); v != 1 {
