@@ -98,7 +98,10 @@ func (k *skippingWorker) Apply(ctx context.Context, t *coordinator.Txn, gate coo
 	k.s.log.Warn("skipping transaction after an error listed in replica_skip_errors", "txn", t.ID(), "code", code, "err", err)
 	empty := *t
 	empty.Events = withoutChanges(t.Events)
-	if err := k.Worker.Apply(ctx, &empty, gate); err != nil {
+	if err := k.Worker.Apply(ctx, &empty, gate); err != nil && !alreadyRecorded(err) {
+		// alreadyRecorded: a row-count divergence is found from the answer to a
+		// packet that may have carried the COMMIT too; the transaction is then
+		// on the target, recorded, and there is nothing left to skip.
 		return fmt.Errorf("record skipped transaction %s (after error %d): %w", t.ID(), code, err)
 	}
 	k.s.mu.Lock()
@@ -125,4 +128,10 @@ func withoutChanges(evs []*replication.BinlogEvent) []*replication.BinlogEvent {
 		out = append(out, ev)
 	}
 	return out
+}
+
+// alreadyRecorded reports the error of a progress row that is already there.
+func alreadyRecorded(err error) bool {
+	var ae *ApplyError
+	return errors.As(err, &ae) && ae.Statement == "record progress" && serverCode(err) == erDupEntry
 }
