@@ -89,10 +89,30 @@ func (d *dependencies) keysOf(t *coordinator.Txn) (barrier bool, err error) {
 		case *replication.QueryEvent:
 			q := bytes.TrimSpace(e.Query)
 			if !bytes.EqualFold(q, []byte("BEGIN")) && !bytes.EqualFold(q, []byte("COMMIT")) {
-				return true, nil // a statement inside the transaction: its rows are unknown
+				// Statement DML: bounded by its tables when the parser can name them all, else a barrier.
+				tables, ok := deptrack.StatementTables(string(e.Query), string(e.Schema))
+				if !ok {
+					return true, nil
+				}
+				for _, tr := range tables {
+					tbl, err := d.table(tr.Schema, tr.Name)
+					if err != nil {
+						return true, nil // a temporary table, a CTE, or unknown to the target
+					}
+					keys, b := d.extract.TableKeys(d.keys, tbl)
+					if b {
+						return true, nil
+					}
+					d.keys = keys
+					d.dbs = deptrack.TableSchemas(d.dbs, tbl)
+				}
+			}
+		case *replication.GenericEvent:
+			if ev.Header.EventType != replication.USER_VAR_EVENT && ev.Header.EventType != replication.RAND_EVENT {
+				return true, nil
 			}
 		case *replication.TableMapEvent, *replication.XIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent,
-			*replication.MariadbGTIDEvent, *replication.MariadbAnnotateRowsEvent, *replication.RowsQueryEvent:
+			*replication.MariadbGTIDEvent, *replication.MariadbAnnotateRowsEvent, *replication.RowsQueryEvent, *replication.IntVarEvent:
 		default:
 			return true, nil
 		}
