@@ -23,7 +23,8 @@ import (
 // mtreplica replay and 16 workers. Both targets must then equal the source.
 // It runs only with MTREPLICA_REPLAY_BENCH=1 (events: MTREPLICA_REPLAY_EVENTS,
 // default 20000; workers: MTREPLICA_REPLAY_WORKERS, default 16; target
-// durability: MTREPLICA_REPLAY_DURABILITY=strict|relaxed, default relaxed).
+// durability: MTREPLICA_REPLAY_DURABILITY=strict|relaxed, default relaxed;
+// MTREPLICA_REPLAY_UNORDERED=1 for --unordered-commits).
 func TestReplayVersusMariadbBinlog(t *testing.T) {
 	if os.Getenv("MTREPLICA_REPLAY_BENCH") != "1" {
 		t.Skip("set MTREPLICA_REPLAY_BENCH=1 to run the replay benchmark")
@@ -85,9 +86,10 @@ func TestReplayVersusMariadbBinlog(t *testing.T) {
 	pipe := time.Since(start)
 
 	// mtreplica replay
+	unordered := os.Getenv("MTREPLICA_REPLAY_UNORDERED") == "1"
 	start = time.Now()
 	st, err := Run(ctx, Options{Files: files, Target: applier.TargetOptions{Addr: targets[1].Addr(), User: "root"},
-		Workers: workers, WorkDir: t.TempDir()})
+		Workers: workers, WorkDir: t.TempDir(), UnorderedCommits: unordered})
 	if err != nil {
 		t.Fatalf("replay: %v", err)
 	}
@@ -101,10 +103,10 @@ func TestReplayVersusMariadbBinlog(t *testing.T) {
 	n := float64(st.Selected)
 	report := fmt.Sprintf("replay benchmark: %d files, %.1f MiB, %d transactions (sysbench oltp_write_only, 16 clients), target durability %s\n"+
 		"  mariadb-binlog | mariadb:       %6.2fs  %7.0f txn/s\n"+
-		"  mtreplica replay, %2d workers:   %6.2fs  %7.0f txn/s  (read+relay %.2fs, apply %.2fs)\n"+
+		"  mtreplica replay, %2d workers%s:   %6.2fs  %7.0f txn/s  (read+relay %.2fs, apply %.2fs)\n"+
 		"  speedup: %.2fx\n",
 		len(files), float64(size)/(1<<20), st.Selected, durability,
-		pipe.Seconds(), n/pipe.Seconds(), workers, ours.Seconds(), n/ours.Seconds(), st.Read.Seconds(), st.Apply.Seconds(),
+		pipe.Seconds(), n/pipe.Seconds(), workers, map[bool]string{true: ", unordered commits"}[unordered], ours.Seconds(), n/ours.Seconds(), st.Read.Seconds(), st.Apply.Seconds(),
 		pipe.Seconds()/ours.Seconds())
 	t.Log("\n" + report)
 	if out := os.Getenv("MTREPLICA_REPLAY_BENCH_OUT"); out != "" {

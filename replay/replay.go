@@ -37,6 +37,12 @@ type Options struct {
 	// "logical-clock+writeset").
 	Workers            int
 	DependencyTracking string
+	// UnorderedCommits lets workers commit as soon as they are done instead
+	// of in source order: faster on a durable target, and the end state is
+	// the same, but until the replay completes the target may hold a state
+	// the source never had. A replay that stops early is completed by
+	// running it again (the progress table records exactly what was applied).
+	UnorderedCommits bool
 	// Channel names the replay in the target's progress table (default "replay").
 	Channel string
 	// WorkDir holds the temporary relay log (default: a new directory in os.TempDir()).
@@ -124,7 +130,7 @@ func apply(ctx context.Context, opts Options, relayDir string, st *Stats) error 
 		// The receiver never runs (NoReceiver); the source fields only pass validation.
 		Source: mtreplica.SourceConfig{Flavor: st.Flavor, Host: "replay", User: "replay", AllowStatementFormat: true},
 		Target: opts.Target, RelayDir: relayDir, Channel: opts.Channel,
-		Workers: opts.Workers, DependencyTracking: opts.DependencyTracking,
+		Workers: opts.Workers, DependencyTracking: opts.DependencyTracking, UnorderedCommits: opts.UnorderedCommits,
 		NoReceiver: true, Logger: opts.Logger,
 	}
 	r, err := mtreplica.New(cfg)

@@ -34,7 +34,7 @@ func cmdReplay(args []string) error {
 		startGTID, stopGTID, startTime, stopTime   string
 		startPos, stopPos                          uint
 		workers                                    int
-		keep, verbose                              bool
+		keep, verbose, unordered                   bool
 	)
 	fs.StringVar(&target, "target", "", "the target as a DSN: user@tcp(host:port)/ or mysql://user@host:port/")
 	fs.StringVar(&pwFile, "target-password-file", "", "file holding the target password (or set $MTREPLICA_TARGET_PASSWORD)")
@@ -48,6 +48,7 @@ func cmdReplay(args []string) error {
 	fs.StringVar(&startTime, "start-datetime", "", "skip transactions older than this local time (YYYY-MM-DD hh:mm:ss)")
 	fs.StringVar(&stopTime, "stop-datetime", "", "stop at the first transaction at or after this local time")
 	fs.StringVar(&workDir, "work-dir", "", "directory for the temporary relay log (default: under $TMPDIR)")
+	fs.BoolVar(&unordered, "unordered-commits", false, "commit as soon as done, not in source order (faster; the target is consistent only once the replay completes)")
 	fs.BoolVar(&keep, "keep-relay-log", false, "keep the relay log in --work-dir")
 	fs.BoolVar(&verbose, "verbose", false, "log progress")
 	if err := refusePasswordFlags(args); err != nil {
@@ -68,7 +69,7 @@ func cmdReplay(args []string) error {
 		errs = append(errs, errors.New("no binlog files given"))
 	}
 	opts := replay.Options{Files: files, Workers: workers, DependencyTracking: tracking, Channel: channel,
-		WorkDir: workDir, KeepRelayLog: keep}
+		WorkDir: workDir, KeepRelayLog: keep, UnorderedCommits: unordered}
 	if keep && workDir == "" {
 		errs = append(errs, errors.New("--keep-relay-log needs --work-dir"))
 	}
