@@ -78,6 +78,11 @@ type Config struct {
 	// stays a prefix of the source's history). Only transactions already read
 	// are grouped, so an idle source adds no latency. Default 32; 1 disables.
 	GroupTransactions int
+	// RowApply is how row events are applied on the target: "sql" (default:
+	// statements generated from the row images, columns matched by name) or
+	// "binlog" (the events themselves in BINLOG statements, applied by the
+	// target like its own replica would; see applier.RowApplyBinlog).
+	RowApply string
 	// NoReceiver runs only the applier, on what the relay log holds (START
 	// REPLICA SQL_THREAD); NoApplier runs only the receiver (START REPLICA IO_THREAD).
 	NoReceiver bool
@@ -165,6 +170,12 @@ func (c *Config) validate() error {
 		if err := c.build(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.RowApply != "" && c.RowApply != applier.RowApplySQL && c.RowApply != applier.RowApplyBinlog {
+		errs = append(errs, fmt.Errorf("row apply %q: use %q or %q", c.RowApply, applier.RowApplySQL, applier.RowApplyBinlog))
+	}
+	if c.GroupTransactions < 0 {
+		errs = append(errs, fmt.Errorf("group transactions = %d: use 1 (no groups) or more", c.GroupTransactions))
 	}
 	return errors.Join(errs...)
 }

@@ -331,7 +331,7 @@ func (r *Replica) runApplier(ctx context.Context) error {
 	workers := make([]coordinator.Worker, cfg.Workers)
 	for i := range workers {
 		w := applier.NewWorker(applier.Options{
-			Target: cfg.Target, Progress: progress, Idempotent: cfg.Idempotent, Pending: pending, Schemas: schemas,
+			Target: cfg.Target, Progress: progress, Idempotent: cfg.Idempotent, RowApply: cfg.RowApply, Pending: pending, Schemas: schemas,
 			Name: fmt.Sprintf("worker-%d", i+1), Logger: log.With("component", "applier", "worker", i+1),
 		})
 		defer w.Close()
@@ -349,7 +349,11 @@ func (r *Replica) runApplier(ctx context.Context) error {
 	}
 	lastPurge := time.Now()
 	coord, err := coordinator.New(reader, workers, coordinator.Options{
-		QueueBytes:          cfg.QueueBytes,
+		QueueBytes: cfg.QueueBytes,
+		GroupTxns:  cfg.GroupTransactions,
+		Reopen: func(from relaylog.Position) (coordinator.SourceCloser, error) {
+			return relay.NewReader(from)
+		},
 		PreserveCommitOrder: !cfg.UnorderedCommits,
 		LockWaits:           monitor.lockWaits,
 		Interrupt:           monitor.interrupt,

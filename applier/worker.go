@@ -31,6 +31,9 @@ type Options struct {
 	MaxPacketBytes int
 	// Idempotent turns divergence (missing rows, duplicate keys) into no-ops.
 	Idempotent bool
+	// RowApply is how row events are applied: RowApplySQL (default) or
+	// RowApplyBinlog (binlogrows.go).
+	RowApply string
 	// Pending are 'ddl-pending' progress rows found at start (Executed.Pending),
 	// shared by the workers.
 	Pending *PendingSet
@@ -83,6 +86,7 @@ type Worker struct {
 	one    [1]*coordinator.Txn
 	// session state on the target connection
 	rowSession bool
+	bin        binlogRows // row events applied natively (binlogrows.go)
 }
 
 type expectation struct {
@@ -269,6 +273,9 @@ func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coor
 		}
 	}
 	t = ts[len(ts)-1]
+	if err := w.sendBinlogRows(t); err != nil { // last in its packet: the COMMIT goes in the next
+		return err
+	}
 	if gate.Ready() {
 		w.add("COMMIT", "control")
 		return w.flush(t)
@@ -337,12 +344,26 @@ func (openGate) Wait(context.Context) error { return nil }
 func (w *Worker) addEvent(t *coordinator.Txn, ev *replication.BinlogEvent) error {
 	switch e := ev.Event.(type) {
 	case *replication.RowsEvent:
+		if w.native(t) {
+			return w.addBinlogRows(t, ev, e)
+		}
 		return w.addRows(t, ev.Header, e)
 	case *replication.QueryEvent:
+		if err := w.sendBinlogRows(t); err != nil { // a statement runs after the rows before it
+			return err
+		}
 		return w.addQuery(ev, e) // statement.go
-	case *replication.TableMapEvent, *replication.XIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent,
+	case *replication.TableMapEvent:
+		if w.native(t) {
+			w.addBinlogTableMap(ev)
+		}
+		return nil
+	case *replication.XIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent,
 		*replication.MariadbGTIDEvent, *replication.MariadbAnnotateRowsEvent, *replication.RowsQueryEvent:
 		return nil
+	}
+	if err := w.sendBinlogRows(t); err != nil {
+		return err
 	}
 	return w.addStatementEvent(t, ev) // statement.go: INTVAR, RAND, USER_VAR, LOAD DATA; others refused
 }
@@ -412,6 +433,7 @@ func (w *Worker) rollback() {
 		}
 	}
 	w.rowSession = false // a failed packet may have left any session state
+	w.forgetBinlogSession()
 }
 
 // flush sends the packet built so far and checks every statement's result.

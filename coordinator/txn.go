@@ -38,8 +38,9 @@ type Txn struct {
 	// StreamBytes: Events is empty, and the worker reads the events from the
 	// relay log as it applies them (OpenEvents). It runs as a barrier.
 	Streamed bool
-	// fde is the format description in force for a streamed transaction, and
-	// flavor the decoder's flavor: what a fresh decoder needs to read it again.
+	// fde is the format description in force for the transaction, and flavor
+	// the decoder's flavor: what a fresh decoder needs to read a streamed
+	// transaction again, and what native row apply sends first.
 	fde    []byte
 	flavor string
 	open   func(from relaylog.Position) (SourceCloser, error)
@@ -131,7 +132,7 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 			a.flavor = "mariadb"
 		}
 		a.parser.SetFlavor(a.flavor)
-		a.fdeRaw = append(a.fdeRaw[:0], ev.Raw...)
+		a.fdeRaw = append([]byte(nil), ev.Raw...) // a new slice: transactions share the old one
 	}
 	if fr.Abandoned && a.cur != nil {
 		a.cur = nil // never committed on the source
@@ -173,7 +174,7 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 	if !fr.End {
 		if a.StreamBytes > 0 && a.cur.Bytes > a.StreamBytes {
 			a.cur.Streamed, a.cur.Events = true, nil
-			a.cur.fde, a.cur.flavor = append([]byte(nil), a.fdeRaw...), a.flavor
+			a.cur.fde, a.cur.flavor = a.fdeRaw, a.flavor
 		}
 		return nil, nil
 	}
@@ -189,8 +190,13 @@ func (a *Assembler) complete(ev relaylog.Event) *Txn {
 	t.Next = ev.Next
 	t.Info = a.framer.Txn()
 	t.Statement = t.Info.Statement
+	t.fde, t.flavor = a.fdeRaw, a.flavor
 	return t
 }
+
+// FormatDescription returns the raw format description event in force for
+// the transaction (shared: do not modify), and whether the source is MariaDB.
+func (t *Txn) FormatDescription() (raw []byte, mariadb bool) { return t.fde, t.flavor == "mariadb" }
 
 func (a *Assembler) decode(raw []byte) (e *replication.BinlogEvent, err error) {
 	defer func() {
