@@ -36,6 +36,7 @@ const (
 	flagPreserve  = "preserve-commit-order"
 	flagNoApplier = "no-applier"
 	flagGroup     = "group-transactions"
+	flagRowApply  = "row-apply"
 )
 
 // defaultMT is what a daemon without the flags above does.
@@ -97,6 +98,9 @@ func (e *engine) unsupported(mc mtConfig) string {
 	if mc.group != 0 && !e.flags[flagGroup] {
 		missing = append(missing, "--"+flagGroup)
 	}
+	if mc.rowApply != "" && !e.flags[flagRowApply] {
+		missing = append(missing, "--"+flagRowApply)
+	}
 	if len(missing) == 0 {
 		return ""
 	}
@@ -123,6 +127,9 @@ func (e *engine) runArgs(src, dst *mariadbtest.Server, relayDir string, base gti
 	}
 	if mc.group != 0 {
 		args = append(args, "--"+flagGroup+"="+strconv.Itoa(mc.group))
+	}
+	if mc.rowApply != "" {
+		args = append(args, "--"+flagRowApply+"="+mc.rowApply)
 	}
 	return args
 }

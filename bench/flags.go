@@ -31,6 +31,7 @@ type config struct {
 	mtWorkers     []int
 	mtPreserve    []bool
 	mtGroups      []int
+	mtRowApply    []string
 
 	steady         time.Duration
 	steadyRate     int
@@ -69,23 +70,25 @@ func (n nativeConfig) String() string {
 type mtConfig struct {
 	mode     string // dependency tracking mode (DESIGN.md section 3)
 	workers  int
-	preserve bool // preserve-commit-order
-	group    int  // --group-transactions (0: the daemon's default)
+	preserve bool   // preserve-commit-order
+	group    int    // --group-transactions (0: the daemon's default)
+	rowApply string // --row-apply ("": the daemon's default)
 }
 
 // label is the mode as reports show it: the group size is part of it when set.
 func (m mtConfig) label() string {
+	l := m.mode
 	if m.group > 0 {
-		return fmt.Sprintf("%s group=%d", m.mode, m.group)
+		l += fmt.Sprintf(" group=%d", m.group)
 	}
-	return m.mode
+	if m.rowApply != "" {
+		l += " rows=" + m.rowApply
+	}
+	return l
 }
 
 func (m mtConfig) String() string {
-	if m.group > 0 {
-		return fmt.Sprintf("%s/%d/pco=%v/group=%d", m.mode, m.workers, m.preserve, m.group)
-	}
-	return fmt.Sprintf("%s/%d/pco=%v", m.mode, m.workers, m.preserve)
+	return fmt.Sprintf("%s/%d/pco=%v", m.label(), m.workers, m.preserve)
 }
 
 // Names accepted by the list flags.
@@ -136,10 +139,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.PrintDefaults()
 	}
 	var (
-		c                                                             config
-		durability, workloads, engines                                string
-		nativeThreads, nativeModes, mtModes, mtWorkers, pco, mtGroups string
-		steadyNative                                                  string
+		c                                                                         config
+		durability, workloads, engines                                            string
+		nativeThreads, nativeModes, mtModes, mtWorkers, pco, mtGroups, mtRowApply string
+		steadyNative                                                              string
 	)
 	fs.BoolVar(&c.quick, "quick", false, "a small run (2 tables x 10k rows, 3000-transaction backlog, write16 only, 1 repeat, native 0 and 16:optimistic, mtreplica 1 and 4 workers, 10s steady): under 3 minutes")
 	fs.StringVar(&durability, "durability", "strict", "strict (innodb_flush_log_at_trx_commit=1, sync_binlog=1) or relaxed (2 and 0), on every server")
@@ -154,6 +157,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&mtModes, "mt-modes", "logical-clock+writeset", "mtreplica dependency tracking modes (--dependency-tracking): "+
 		strings.Join(allMTModes, ", ")+", or several joined by +")
 	fs.StringVar(&mtWorkers, "mt-workers", "1,4,16", "mtreplica worker counts")
+	fs.StringVar(&mtRowApply, "mt-row-apply", "", "mtreplica --row-apply values: sql, binlog (empty: the daemon's default)")
 	fs.StringVar(&mtGroups, "mt-group", "0", "mtreplica --group-transactions values (transactions per target transaction; 0: the daemon's default)")
 	fs.StringVar(&pco, "mt-preserve-commit-order", "true", "mtreplica preserve-commit-order values (true, false or both)")
 	fs.DurationVar(&c.steady, "steady", 30*time.Second, "steady-state phase: source under continuous load this long per configuration (0 skips it)")
@@ -217,6 +221,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.mtWorkers, err = parseInts("mt-workers", mtWorkers, 1, 256); err != nil {
 		errs = append(errs, err)
+	}
+	if c.mtRowApply = splitList(mtRowApply); len(c.mtRowApply) == 0 {
+		c.mtRowApply = []string{""}
+	}
+	for _, v := range c.mtRowApply {
+		if v != "" && v != "sql" && v != "binlog" {
+			return c, fmt.Errorf("-mt-row-apply: unknown %q; use sql, binlog", v)
+		}
 	}
 	if c.mtGroups, err = parseInts("mt-group", mtGroups, 0, 10000); err != nil {
 		return c, err
@@ -287,7 +299,9 @@ func (c config) mtConfigs() []mtConfig {
 		for _, w := range c.mtWorkers {
 			for _, p := range c.mtPreserve {
 				for _, g := range c.mtGroups {
-					out = append(out, mtConfig{mode: m, workers: w, preserve: p, group: g})
+					for _, ra := range c.mtRowApply {
+						out = append(out, mtConfig{mode: m, workers: w, preserve: p, group: g, rowApply: ra})
+					}
 				}
 			}
 		}
