@@ -386,3 +386,27 @@ func diffRows(a, b [][]string) string {
 	}
 	return strings.Join(diffs, "; ")
 }
+
+// TestCloneFilter: only the tables the replication filters keep are cloned.
+func TestCloneFilter(t *testing.T) {
+	src, dst := pair(t)
+	ctx := context.Background()
+	if err := src.Exec(ctx, "CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY)", "CREATE TABLE app.skip (id INT PRIMARY KEY)",
+		"INSERT INTO app.t VALUES (1),(2)", "CREATE DATABASE other", "CREATE TABLE other.t (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	o := options(t, src, dst)
+	o.Filter.IgnoreDB = []string{"other"}
+	o.Filter.IgnoreTable = []string{"app.skip"}
+	res, err := clone.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := dst.QueryRows(ctx, "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ('app', 'other')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tables != 1 || len(rows) != 1 || rows[0][0] != "app.t" {
+		t.Fatalf("cloned %d tables, target has %v; want app.t only", res.Tables, rows)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtreplica/mtreplica"
 	"github.com/mtreplica/mtreplica/applier"
+	"github.com/mtreplica/mtreplica/filter"
 	"github.com/mtreplica/mtreplica/internal/gtid"
 )
 
@@ -22,6 +23,9 @@ type Options struct {
 	// Schemas to clone; empty: every schema except the system ones (mysql, sys, information_schema,
 	// performance_schema) and the progress schema.
 	Schemas []string
+	// Filter: the replication filters (replicate-do-db, ...); only the tables they keep are cloned, and the
+	// catch-up replays with them. replicate-rewrite-db is not supported by the clone.
+	Filter filter.Rules
 	// Channel and ProgressSchema as in mtreplica.Config (defaults "" and "mtreplica").
 	Channel        string
 	ProgressSchema string
@@ -102,6 +106,9 @@ func (o *Options) validate() error {
 		if isSystemSchema(s, o.ProgressSchema) {
 			errs = append(errs, fmt.Errorf("schema %q is a system schema: it is never cloned", s))
 		}
+	}
+	if len(o.Filter.RewriteDB) > 0 {
+		errs = append(errs, errors.New("replicate_rewrite_db is not supported by clone: clone the source schemas under their own names"))
 	}
 	return errors.Join(errs...)
 }

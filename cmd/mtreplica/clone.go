@@ -61,7 +61,7 @@ func cmdClone(args []string) error {
 		return errors.New("--then-run needs --relay-log-dir")
 	}
 	o := clone.Options{
-		Source: cfg.Source, Target: cfg.Target, Channel: cfg.Channel,
+		Source: cfg.Source, Target: cfg.Target, Channel: cfg.Channel, Filter: cfg.Filter,
 		Workers: *workers, ChunkRows: *chunkRows, InsertBytes: *insertBytes, DeferIndexes: *deferIndexes,
 		SnapshotLock: *snapshotLock, MaxRowsPerSecond: *maxRate, ProgressInterval: *interval, Restart: *restart,
 		CatchUp: cfg, Logger: cfg.Logger,
