@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,55 +36,78 @@ func TestCloneVersusDump(t *testing.T) {
 	newTarget := func() *mariadbtest.Server {
 		return mariadbtest.Start(t, mariadbtest.Options{BufferPool: "1G", RedoLogSize: "1G", NoBinlog: true})
 	}
-	type result struct {
-		name string
-		secs float64
-	}
-	var results []result
-
-	// mariadb-dump --single-transaction | mariadb
-	{
-		dst := newTarget()
-		cmdline := fmt.Sprintf("mariadb-dump --single-transaction --host=127.0.0.1 --port=%d --user=root --databases sbtest | mariadb --host=127.0.0.1 --port=%d --user=root",
-			src.Port, dst.Port)
-		start := time.Now()
-		out, err := exec.Command("bash", "-o", "pipefail", "-c", cmdline).CombinedOutput()
-		secs := time.Since(start).Seconds()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", cmdline, err, out)
-		}
-		if err := mariadbtest.Compare(ctx, src, dst, "sbtest"); err != nil {
-			t.Fatalf("dump copy differs: %v", err)
-		}
-		t.Logf("%s", cmdline)
-		results = append(results, result{"mariadb-dump --single-transaction | mariadb", secs})
-		dst.Stop()
-	}
-	for _, v := range []struct {
-		workers int
+	methods := []struct {
+		name    string
+		workers int // 0: the dump
 		deferIx bool
-	}{{4, false}, {4, true}, {2, false}, {8, false}} {
-		dst := newTarget()
-		o := options(t, src, dst)
-		o.Workers, o.DeferIndexes, o.ChunkRows, o.InsertBytes = v.workers, v.deferIx, 10000, 1<<20
-		o.ProgressInterval = 5 * time.Second
-		res, err := clone.Run(ctx, o)
-		if err != nil {
-			t.Fatal(err)
+	}{
+		{name: "mariadb-dump --single-transaction | mariadb"},
+		{name: "mtreplica clone, 8 workers", workers: 8},
+		{name: "mtreplica clone, 8 workers, --defer-indexes", workers: 8, deferIx: true},
+		{name: "mtreplica clone, 4 workers", workers: 4},
+	}
+	rounds := envInt("MTREPLICA_CLONE_BENCH_ROUNDS", 3)
+	secs := make([][]float64, len(methods))
+	for round := 0; round < rounds; round++ {
+		for i, m := range methods {
+			dst := newTarget()
+			var s float64
+			if m.workers == 0 {
+				cmdline := fmt.Sprintf("mariadb-dump --single-transaction --host=127.0.0.1 --port=%d --user=root --databases sbtest | mariadb --host=127.0.0.1 --port=%d --user=root",
+					src.Port, dst.Port)
+				if round == 0 {
+					t.Logf("%s", cmdline)
+				}
+				start := time.Now()
+				out, err := exec.Command("bash", "-o", "pipefail", "-c", cmdline).CombinedOutput()
+				s = time.Since(start).Seconds()
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", cmdline, err, out)
+				}
+			} else {
+				o := options(t, src, dst)
+				o.Workers, o.DeferIndexes, o.ChunkRows, o.InsertBytes = m.workers, m.deferIx, 10000, 1<<20
+				o.ProgressInterval = 10 * time.Second
+				res, err := clone.Run(ctx, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s = res.Elapsed.Seconds()
+			}
+			if err := mariadbtest.Compare(ctx, src, dst, "sbtest"); err != nil {
+				t.Fatalf("%s: the copy differs: %v", m.name, err)
+			}
+			secs[i] = append(secs[i], s)
+			t.Logf("round %d: %s: %.1f s (load average %s)", round+1, m.name, s, loadavg())
+			dst.Stop()
 		}
-		if err := mariadbtest.Compare(ctx, src, dst, "sbtest"); err != nil {
-			t.Fatalf("clone differs: %v", err)
-		}
-		results = append(results, result{fmt.Sprintf("mtreplica clone, %d workers, defer indexes %v", v.workers, v.deferIx), res.Elapsed.Seconds()})
-		dst.Stop()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%d tables x %d rows (%d rows), %d CPUs, load average %s\n", tables, rows, tables*rows, nproc(), loadavg())
-	fmt.Fprintf(&b, "| method | seconds | rows/s | speed-up over the dump |\n|---|---:|---:|---:|\n")
-	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %.1f | %.0f | %.2fx |\n", r.name, r.secs, total/r.secs, results[0].secs/r.secs)
+	fmt.Fprintf(&b, "\n%d tables x %d rows (%d rows), %d CPUs, %d rounds (median; all runs in seconds)\n", tables, rows, tables*rows, nproc(), rounds)
+	fmt.Fprintf(&b, "| method | seconds (median) | rows/s | speed-up over the dump | runs |\n|---|---:|---:|---:|---|\n")
+	base := median(secs[0])
+	for i, m := range methods {
+		md := median(secs[i])
+		fmt.Fprintf(&b, "| %s | %.1f | %.0f | %.2fx | %v |\n", m.name, md, total/md, base/md, fmtSecs(secs[i]))
 	}
 	t.Log(b.String())
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func fmtSecs(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.1f", x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func envInt(name string, def int) int {
