@@ -229,13 +229,19 @@ func (s QuerySession) sessionSQL() string {
 // id names the session's temporary tables and is CONNECTION_ID()), and the
 // status variables. Undecodable status variables restore only what was
 // decoded before them (sql_mode at least), or just the time and thread id.
-func statementSessionSQL(timestamp, threadID uint32, statusVars []byte) string {
+//
+// withThread false leaves pseudo_thread_id out (a target user without the
+// privilege to set it).
+func statementSessionSQL(timestamp, threadID uint32, statusVars []byte, withThread bool) string {
 	s, err := ParseStatusVars(statusVars)
 	ts := strconv.FormatUint(uint64(timestamp), 10)
 	if s.HaveMicros {
 		ts += fmt.Sprintf(".%06d", s.Microseconds)
 	}
-	parts := []string{"@@session.timestamp=" + ts, "@@session.pseudo_thread_id=" + strconv.FormatUint(uint64(threadID), 10)}
+	parts := []string{"@@session.timestamp=" + ts}
+	if withThread {
+		parts = append(parts, "@@session.pseudo_thread_id="+strconv.FormatUint(uint64(threadID), 10))
+	}
 	if err == nil {
 		// Absent variables had their defaults on the source: a replica restores
 		// them too, or an earlier statement's values would leak in.

@@ -27,6 +27,10 @@ type statementSession struct {
 	conn   *client.Conn
 	holder atomic.Pointer[Worker] // the worker running a transaction on it
 	lost   bool                   // a connection was lost: its temporary tables are gone
+	// noThread: the target user may not set pseudo_thread_id (SUPER or
+	// BINLOG REPLAY): statements run without it, and temporary tables of
+	// different source sessions share one namespace.
+	noThread bool
 	// LOAD DATA blocks of the transaction being applied, by file id.
 	blocks map[uint32][]byte
 	// collation id -> character set and collation names, read from the target.
@@ -91,6 +95,15 @@ func (w *Worker) applyOnSession(ctx context.Context, run func() error) error {
 			w.opts.Logger.Warn("statement session reconnected: temporary tables of source sessions are lost",
 				"worker", w.opts.Name)
 		}
+		if _, err := c.Execute("SET @@session.pseudo_thread_id=@@session.pseudo_thread_id"); err != nil {
+			if !s.noThread {
+				w.opts.Logger.Warn("the target user may not set pseudo_thread_id (needs SUPER or BINLOG REPLAY): "+
+					"temporary tables of different source sessions will share one namespace", "err", err)
+			}
+			s.noThread = true
+		} else {
+			s.noThread = false
+		}
 		s.conn = c
 	}
 	s.holder.Store(w)
@@ -146,10 +159,14 @@ func (w *Worker) addQuery(ev *replication.BinlogEvent, e *replication.QueryEvent
 	if bytes.EqualFold(q, []byte("BEGIN")) || bytes.EqualFold(q, []byte("COMMIT")) {
 		return nil
 	}
+	if sessionFree(q) { // a savepoint: no session needed
+		w.add(string(e.Query), "statement")
+		return nil
+	}
 	if len(e.Schema) > 0 {
 		w.add("USE "+quoteIdent(string(e.Schema)), "control")
 	}
-	w.add(statementSessionSQL(ev.Header.Timestamp, e.SlaveProxyID, e.StatusVars), "control")
+	w.add(w.sessionSQL(ev.Header.Timestamp, e.SlaveProxyID, e.StatusVars), "control")
 	w.add(string(e.Query), "statement")
 	w.rowSession = false
 	return nil
@@ -183,11 +200,17 @@ func (w *Worker) addStatementEvent(t *coordinator.Txn, ev *replication.BinlogEve
 	return nil
 }
 
+// sessionSQL is statementSessionSQL, with pseudo_thread_id when the target user may set it.
+func (w *Worker) sessionSQL(timestamp, threadID uint32, statusVars []byte) string {
+	return statementSessionSQL(timestamp, threadID, statusVars, !w.opts.Pending.session.noThread)
+}
+
 // loadStatement is an EXECUTE_LOAD_QUERY rewritten to LOAD DATA LOCAL INFILE.
 type loadStatement struct {
-	setup []string // USE and the session, run first
-	query string
-	data  []byte
+	setup      []string // USE and the session, run first
+	statusVars []byte
+	query      string
+	data       []byte
 }
 
 // contextSQL renders a statement-context event: the SET restoring a user
@@ -216,6 +239,9 @@ func (w *Worker) contextSQL(ev *replication.BinlogEvent) (string, *loadStatement
 		l, err := LoadDataSQL(ev, e)
 		if err != nil {
 			return "", nil, err
+		}
+		if s.noThread {
+			l.setup[len(l.setup)-1] = statementSessionSQL(ev.Header.Timestamp, e.SlaveProxyID, l.statusVars, false)
 		}
 		l.data = data
 		return "", l, nil
@@ -321,11 +347,11 @@ func LoadDataSQL(ev *replication.BinlogEvent, e *replication.ExecuteLoadQueryEve
 	}
 	b.WriteString(" INTO")
 	b.Write(q[end:])
-	l := &loadStatement{query: b.String()}
+	l := &loadStatement{query: b.String(), statusVars: statusVars}
 	if schema != "" {
 		l.setup = append(l.setup, "USE "+quoteIdent(schema))
 	}
-	l.setup = append(l.setup, statementSessionSQL(ev.Header.Timestamp, e.SlaveProxyID, statusVars))
+	l.setup = append(l.setup, statementSessionSQL(ev.Header.Timestamp, e.SlaveProxyID, statusVars, true))
 	return l, nil
 }
 
@@ -382,7 +408,7 @@ func (w *Worker) applyStatement(t *coordinator.Txn) error {
 			if err := use(string(e.Schema)); err != nil {
 				return err
 			}
-			if err := exec(statementSessionSQL(ev.Header.Timestamp, e.SlaveProxyID, e.StatusVars)); err != nil {
+			if err := exec(w.sessionSQL(ev.Header.Timestamp, e.SlaveProxyID, e.StatusVars)); err != nil {
 				return err
 			}
 			stmt := string(e.Query)

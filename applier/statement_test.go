@@ -42,7 +42,7 @@ func renderFixture(t *testing.T, path string) []contextOutput {
 		switch e := ev.Event.(type) {
 		case *replication.QueryEvent:
 			if !sessionFree(e.Query) {
-				out = append(out, contextOutput{ev.Header.LogPos, "session", statementSessionSQL(ev.Header.Timestamp, e.SlaveProxyID, e.StatusVars), nil})
+				out = append(out, contextOutput{ev.Header.LogPos, "session", statementSessionSQL(ev.Header.Timestamp, e.SlaveProxyID, e.StatusVars, true), nil})
 			}
 			return nil
 		case *replication.IntVarEvent, *replication.BeginLoadQueryEvent, *replication.ExecuteLoadQueryEvent:
