@@ -45,6 +45,11 @@ func cmdControl(name string, args []string) error {
 		fs.BoolVar(&yes, "yes", false, "confirm: stop, delete the relay log and forget this channel's progress on the target")
 	}
 	fs.Parse(args)
+	var pos []string // positional arguments, flags allowed after them too
+	for fs.NArg() > 0 {
+		pos = append(pos, fs.Arg(0))
+		fs.Parse(fs.Args()[1:])
+	}
 	c, err := adm.client()
 	if err != nil {
 		return err
@@ -85,23 +90,23 @@ func cmdControl(name string, args []string) error {
 		params.Set("thread", "sql")
 		until()
 	case "skip":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return errors.New("usage: mtreplica skip GTID (the applier must be stopped: mtreplica stop --sql)")
 		}
-		params.Set("gtid", fs.Arg(0))
+		params.Set("gtid", pos[0])
 	case "delay":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return errors.New("usage: mtreplica delay SECONDS (0 turns it off)")
 		}
-		params.Set("seconds", fs.Arg(0))
+		params.Set("seconds", pos[0])
 	case "reset":
 		if !yes {
 			return errors.New("reset stops replication, deletes the relay log and forgets this channel's progress on the target, " +
 				"so the next start re-applies from the configured start position; run again with --yes to do it")
 		}
 	}
-	if fs.NArg() > 0 && name != "skip" && name != "delay" {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 && name != "skip" && name != "delay" {
+		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
