@@ -231,7 +231,10 @@ func (s *Server) launch(ctx context.Context, port int) error {
 	exited := make(chan struct{})
 	s.mu.Lock()
 	s.cmd, s.exited, s.killed, s.waitErr = cmd, exited, false, nil
-	s.Port, s.PID = port, cmd.Process.Pid
+	if s.Port != port { // Restart keeps the port: no write that Addr, read without the lock, could race with
+		s.Port = port
+	}
+	s.PID = cmd.Process.Pid
 	s.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
