@@ -249,6 +249,7 @@ func (r *Replica) hold(ctx context.Context, t *coordinator.Txn) error {
 		return coordinator.ErrUntilReached
 	}
 	defer r.holding.Store(0)
+	defer r.heldCommit.Store(0)
 	for {
 		d := time.Duration(r.delay.Load())
 		if d <= 0 {
@@ -260,6 +261,7 @@ func (r *Replica) hold(ctx context.Context, t *coordinator.Txn) error {
 			return nil
 		}
 		r.holding.Store(due.UnixNano())
+		r.heldCommit.Store(due.Add(-d).UnixNano())
 		tm := time.NewTimer(min(wait, 500*time.Millisecond)) // a SetDelay is seen within 0.5 s
 		select {
 		case <-ctx.Done():

@@ -84,6 +84,9 @@ func TestControl(t *testing.T) {
 	if st := r.Status(); st.ReplicaIORunning != "No" || st.ReplicaSQLRunning != "Yes" {
 		t.Fatalf("after StopReceiver: IO %s SQL %s", st.ReplicaIORunning, st.ReplicaSQLRunning)
 	}
+	if st := r.Status(); st.SecondsBehindSource != nil {
+		t.Fatalf("Seconds_Behind_Source %d with the receiver stopped and nothing to apply: want NULL", *st.SecondsBehindSource)
+	}
 	retrieved := r.Status().RetrievedGtidSet
 	insertEach(t, src, 1, 1)
 	time.Sleep(300 * time.Millisecond) // the ordering below holds whatever this wait
@@ -233,8 +236,8 @@ func TestSourceDelay(t *testing.T) {
 		held = r.Status()
 		return held.SQLRemainingDelay != nil
 	})
-	if held.SQLDelay != 2 || !strings.Contains(held.ReplicaSQLRunningState, "SOURCE_DELAY") {
-		t.Errorf("status while held: SQL_Delay %d, state %q", held.SQLDelay, held.ReplicaSQLRunningState)
+	if held.SQLDelay != 2 || !strings.Contains(held.ReplicaSQLRunningState, "SOURCE_DELAY") || held.SecondsBehindSource == nil {
+		t.Errorf("status while held: SQL_Delay %d, state %q, Seconds_Behind_Source %v", held.SQLDelay, held.ReplicaSQLRunningState, held.SecondsBehindSource)
 	}
 	if got := rowIDs(t, dst, "SELECT id FROM ct.t"); got != "" && time.Since(written) < delay {
 		t.Fatalf("applied %s after the source write, before SOURCE_DELAY %s", time.Since(written), delay)

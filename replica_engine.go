@@ -32,6 +32,7 @@ type Replica struct {
 
 	delay      atomic.Int64 // SOURCE_DELAY, ns
 	holding    atomic.Int64 // while the applier holds a transaction for SOURCE_DELAY: when it is due (Unix ns)
+	heldCommit atomic.Int64 // and its source commit time on our clock (Unix ns)
 	skew       atomic.Int64 // the source's clock minus ours, ns, measured at connect
 	skewKnown  atomic.Bool
 	origCommit atomic.Bool  // the last transaction read carried an original commit timestamp

@@ -159,6 +159,7 @@ func (r *Replica) Status() Status {
 // periods; NULL when caught up and the receiver is not running.
 func (r *Replica) behind(cs coordinator.Status, rs replica.Status, now time.Time) *int64 {
 	var lag time.Duration
+	held := r.heldCommit.Load() // a transaction held for SOURCE_DELAY, not yet in the coordinator's window
 	switch {
 	case !cs.OldestPending.IsZero():
 		src := cs.OldestPending
@@ -166,6 +167,7 @@ func (r *Replica) behind(cs coordinator.Status, rs replica.Status, now time.Time
 			src = src.Add(-time.Duration(r.skew.Load()))
 		}
 		lag = now.Sub(src)
+	case held != 0:
 	case rs.IORunning != replica.IOYes:
 		return nil
 	default:
@@ -176,6 +178,9 @@ func (r *Replica) behind(cs coordinator.Status, rs replica.Status, now time.Time
 		if hb := r.receiver.Options().HeartbeatPeriod; hb > 0 && !heard.IsZero() && now.Sub(heard) > 2*hb {
 			lag = now.Sub(heard)
 		}
+	}
+	if held != 0 { // with a delay the lag includes it, as on MySQL
+		lag = max(lag, now.Sub(time.Unix(0, held)))
 	}
 	v := max(0, int64(lag.Seconds()))
 	return &v
