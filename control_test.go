@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,13 @@ func TestControl(t *testing.T) {
 	if err := r.StopApplier(ctx); err != nil {
 		t.Fatal(err)
 	}
-	insertEach(t, src, 11, 20)
+	insertEach(t, src, 11, 17)
+	ms, err := src.QueryRows(ctx, "SHOW MASTER STATUS") // where row 18's transaction will start
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("SHOW MASTER STATUS: %v %v", ms, err)
+	}
+	untilFile, untilPos := ms[0][0], ms[0][1]
+	insertEach(t, src, 18, 20)
 	_, end := sourceLast(t, src)
 	until := fmt.Sprintf("0-%d-%d", sid, end-5)
 	if err := r.StartApplier(mtreplica.Until{GTIDs: until}); err != nil {
@@ -142,6 +149,24 @@ func TestControl(t *testing.T) {
 	}
 	if ex, _ := gtid.ParseSet(gtid.MariaDB, st.ExecutedGtidSet); ex == nil || ex.Contains(gtid.GTID{Flavor: gtid.MariaDB, Stream: "0", Seq: end - 4}) {
 		t.Fatalf("executed %s goes past %s", st.ExecutedGtidSet, until)
+	}
+
+	// UNTIL a source position: rows up to 17, not 18 (its transaction starts there).
+	pos, _ := strconv.ParseUint(untilPos, 10, 32)
+	if err := r.StartApplier(mtreplica.Until{SourceLogFile: untilFile, SourceLogPos: uint32(pos)}); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Status(); st.UntilCondition != "Source" || st.UntilLogFile != untilFile {
+		t.Errorf("status: Until_Condition %q, Until_Log_File %q", st.UntilCondition, st.UntilLogFile)
+	}
+	waitFor(t, "the applier stops at the source position", time.Minute, func() bool {
+		return r.Status().ReplicaSQLRunning == "No"
+	})
+	if st := r.Status(); st.LastSQLError != "" || st.UntilCondition != "None" {
+		t.Fatalf("until position: error %q, condition left %q", st.LastSQLError, st.UntilCondition)
+	}
+	if got := rowIDs(t, dst, "SELECT id FROM ct.t WHERE id > 10 ORDER BY id"); got != "11,12,13,14,15,16,17" {
+		t.Fatalf("until %s:%s: target has rows %q, want 11..17", untilFile, untilPos, got)
 	}
 
 	// Skip: with the applier running it is refused; stopped, 0-S-(end-3) is
