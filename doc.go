@@ -18,6 +18,16 @@
 // the progress table). Run wires them: the receiver and the applier run
 // independently, like MySQL's I/O and SQL threads.
 //
+// # Operating it
+//
+// While Run runs, the receiver and the applier start and stop separately
+// (StartReceiver, StopReceiver, StartApplier, StopApplier: START/STOP REPLICA
+// IO_THREAD/SQL_THREAD); StartApplier takes an Until condition (a GTID set or
+// a source position). Skip records one transaction as applied without applying
+// it, SetDelay sets SOURCE_DELAY, Reset is RESET REPLICA. Status mirrors SHOW
+// REPLICA STATUS; metrics go to Config.Registerer. The package admin serves
+// all of it over HTTP. See Example for a whole program.
+//
 // # Where replication resumes
 //
 // At start the engine reads the executed set from the target's progress table.
