@@ -28,7 +28,8 @@ import (
 type Replica struct {
 	cfg Config
 
-	ctl sync.Mutex // serialises the control methods
+	ctl    sync.Mutex  // serialises the control methods
+	active atomic.Bool // Run is running
 
 	delay      atomic.Int64 // SOURCE_DELAY, ns
 	holding    atomic.Int64 // while the applier holds a transaction for SOURCE_DELAY: when it is due (Unix ns)
@@ -104,6 +105,10 @@ func New(cfg Config) (*Replica, error) {
 // the applier stop, the workers roll back unfinished transactions, the relay
 // log is synced and closed.
 func (r *Replica) Run(ctx context.Context) (err error) {
+	if !r.active.CompareAndSwap(false, true) {
+		return errors.New("run: this Replica is running already")
+	}
+	defer r.active.Store(false)
 	cfg := r.cfg
 	log := cfg.Logger
 	relay, err := relaylog.Open(relaylog.Options{
