@@ -234,6 +234,8 @@ func TestStatusAndMetrics(t *testing.T) {
 	bad.Source.Password = "Wr0ng-Secret-" + t.Name()
 	bad.KeepRunningOnError = true
 	bad.NoReceiver = true // skip the start-up preflight: the receiver is started below
+	badReg := prometheus.NewRegistry()
+	bad.Registerer = badReg
 	rb, stopBad := startEngine(t, bad)
 	waitFor(t, "the engine runs", 30*time.Second, func() bool { return rb.StartReceiver() == nil })
 	waitFor(t, "the receiver fails to log in", 30*time.Second, func() bool { return rb.Status().LastIOError != "" })
@@ -242,5 +244,26 @@ func TestStatusAndMetrics(t *testing.T) {
 		t.Fatalf("a password in the status: %s", b)
 	}
 	t.Logf("receiver error: %s", rb.Status().LastIOError)
+	if st := rb.Status(); st.LastIOErrno != 1045 {
+		t.Errorf("Last_IO_Errno %d, want 1045 (access denied)", st.LastIOErrno)
+	}
+	waitFor(t, "the error counted by code", 30*time.Second, func() bool {
+		fams, err := badReg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			for _, m := range f.GetMetric() {
+				if f.GetName() == "mtreplica_errors_total" && m.GetCounter().GetValue() > 0 {
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "code" && l.GetValue() == "1045" {
+							return true
+						}
+					}
+				}
+			}
+		}
+		return false
+	})
 	stopBad()
 }
