@@ -70,7 +70,10 @@
 // transient: Run waits ConnectRetry, doubling per consecutive failure with
 // ±20% jitter up to MaxConnectRetry, and reconnects; a connection that
 // delivered a transaction's event or a heartbeat resets the count, and
-// MaxReconnects (0 = forever) bounds it.
+// MaxReconnects (0 = forever) bounds it. ReadTimeout defaults to twice
+// HeartbeatPeriod, so a silent drop is noticed within two heartbeat periods.
+// Every connect dials Host again: a name is resolved anew each time, so a
+// source that moved to another address after a failover is followed.
 // Permanent errors end Run: a *PreflightError; a *FatalError whose Kind is
 // ErrAuth, ErrPrivileges, ErrTLS (a required TLS never falls back to
 // plaintext), ErrBinlogPurged (the source no longer has what start asked for),
@@ -100,6 +103,10 @@
 // It warns (logs once, and lists in SourceInfo.Warnings) when
 // binlog_row_metadata is not FULL, and when the source purges binlogs sooner
 // than RetentionWarning (binlog_expire_logs_seconds, else expire_logs_days).
+// While running, Status.RetentionWarning is set (and logged once) when the
+// receiver's position is older than half that retention: the age of the last
+// event received, or of the last heartbeat after it, checked on every event
+// and before every reconnect.
 //
 // # go-mysql configuration
 //
