@@ -62,7 +62,21 @@ func (c *Config) build() error {
 		return err
 	}
 	c.filter, c.skip = f, skip
+	// Every connection to the source (receiver, preflight, clock and lag
+	// monitor) verifies the same name: the host, unless one was given.
+	c.Source.TLS = withServerName(c.Source.TLS, c.Source.Host)
 	return nil
+}
+
+// withServerName returns t with ServerName set to host when the certificate
+// is verified and no name was given (a copy: the caller's config is not changed).
+func withServerName(t *tls.Config, host string) *tls.Config {
+	if t == nil || t.ServerName != "" || t.InsecureSkipVerify {
+		return t
+	}
+	t = t.Clone()
+	t.ServerName = host
+	return t
 }
 
 // String describes the configuration without secrets: passwords print as
