@@ -169,9 +169,24 @@ func (f *Filter) tableMap(e *replication.TableMapEvent) bool {
 	return keep
 }
 
+// isControl reports statements that shape the transaction rather than change
+// data: they are never filtered (dropping a SAVEPOINT would break the ROLLBACK
+// TO that follows it, dropping XA START the XA END).
 func isControl(q []byte) bool {
-	return bytes.EqualFold(q, []byte("BEGIN")) || bytes.EqualFold(q, []byte("COMMIT")) ||
-		bytes.EqualFold(q, []byte("ROLLBACK"))
+	if bytes.EqualFold(q, []byte("BEGIN")) || bytes.EqualFold(q, []byte("COMMIT")) || bytes.EqualFold(q, []byte("ROLLBACK")) {
+		return true
+	}
+	w := leadingWords(string(q[:min(len(q), 64)]), 2)
+	if len(w) == 0 {
+		return false
+	}
+	switch w[0] {
+	case "XA", "SAVEPOINT":
+		return true
+	case "ROLLBACK", "RELEASE":
+		return len(w) > 1 && (w[1] == "TO" || w[1] == "SAVEPOINT")
+	}
+	return false
 }
 
 // IsAccountStatement reports whether query manages accounts or privileges:

@@ -232,6 +232,13 @@ func TestApply(t *testing.T) {
 	if got, want := describe(txn.Events), "gtid query:app:BEGIN intvar query:app:INSERT INTO t VALUES (NULL) xid"; got != want {
 		t.Errorf("events:\n got %s\nwant %s", got, want)
 	}
+	// transaction control statements stay, whatever their default database
+	txn = &coordinator.Txn{Events: []*replication.BinlogEvent{gtidEv(), query("other", "BEGIN"), query("other", "SAVEPOINT s1"),
+		query("other", "INSERT INTO t VALUES (1)"), query("other", "ROLLBACK TO SAVEPOINT s1"), query("other", "XA END 'x'"), xid()}}
+	f3.Apply(txn)
+	if got, want := describe(txn.Events), "gtid query:other:BEGIN query:other:SAVEPOINT s1 query:other:ROLLBACK TO SAVEPOINT s1 query:other:XA END 'x' xid"; got != want {
+		t.Errorf("events:\n got %s\nwant %s", got, want)
+	}
 	// no rules, ordinary transaction: untouched
 	m = tableMap(4, "app", "t")
 	txn = &coordinator.Txn{Events: []*replication.BinlogEvent{gtidEv(), query("", "BEGIN"), m, rows(m), xid()}}
