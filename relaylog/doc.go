@@ -93,12 +93,21 @@
 // never the segment being written and never a segment at or after one an open
 // Reader is in. Reset removes everything (RESET REPLICA); no reader may be open.
 //
+// # Tail cache
+//
+// The last published bytes of the segment being written (up to 4 MiB) stay in
+// memory: a Reader that keeps up with the writer takes them from there instead
+// of the file. The cache is append-only (bytes are never changed in place), so
+// a reader keeps a slice of it without holding the lock.
+//
 // # Metrics
 //
 // With Options.Registerer, under mtreplica_relay_log_: bytes_written_total,
 // events_total, transactions_total, heartbeats_total, discarded_bytes_total,
 // segments_created_total, segments_purged_total, fsyncs_total,
-// fsync_seconds (histogram), and the gauges segments and bytes.
+// fsync_seconds (histogram), tail_cache_hit_bytes_total and
+// tail_cache_miss_bytes_total (their ratio is the cache's hit ratio), and the
+// gauges segments and bytes.
 //
 // # Example
 //
