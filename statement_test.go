@@ -14,7 +14,9 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/mtreplica/mtreplica/applier"
 	"github.com/mtreplica/mtreplica/internal/mariadbtest"
+	"github.com/mtreplica/mtreplica/replay"
 )
 
 // statementWorkload runs, from clients concurrent connections, statements
@@ -159,6 +161,25 @@ func testStatementFormat(t *testing.T, format string) {
 			t.Logf("%d transactions applied", st.TransactionsApplied)
 		})
 	}
+	// The same binlog replayed from its files (mtreplica replay).
+	t.Run("replay", func(t *testing.T) {
+		ctx := context.Background()
+		if err := src.Exec(ctx, "FLUSH BINARY LOGS"); err != nil {
+			t.Fatal(err)
+		}
+		files, err := src.BinlogFiles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := mariadbtest.Start(t, mariadbtest.Options{})
+		rs, err := replay.Run(ctx, replay.Options{Files: files, Workers: 4, WorkDir: t.TempDir(),
+			Target: applier.TargetOptions{Addr: dst.Addr(), User: "root"}})
+		if err != nil {
+			t.Fatalf("replay: %v (%+v)", err, rs)
+		}
+		compare(t, src, dst, "st")
+		t.Logf("replay: %d transactions applied", rs.Applied)
+	})
 }
 
 // TestStatementFormat replicates a STATEMENT-format source running the
