@@ -29,7 +29,8 @@ func TestDivergenceStops(t *testing.T) {
 	if err := dst.Exec(ctx, "DELETE FROM dv.t WHERE id = 2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.Exec(ctx, "UPDATE dv.t SET v = 20 WHERE id = 2"); err != nil {
+	// The diverging transaction also inserts a row: none of it may reach the target.
+	if err := src.Exec(ctx, "BEGIN", "INSERT INTO dv.t VALUES (7,7)", "UPDATE dv.t SET v = 20 WHERE id = 2", "COMMIT"); err != nil {
 		t.Fatal(err)
 	}
 	pos, _ := src.GTIDPos(ctx)
@@ -47,6 +48,14 @@ func TestDivergenceStops(t *testing.T) {
 	}
 	if st := r.Status(); !strings.Contains(st.LastSQLError, "diverged") {
 		t.Fatalf("Last_SQL_Error = %q", st.LastSQLError)
+	}
+	rows, err2 := dst.QueryRows(ctx, "SELECT (SELECT COUNT(*) FROM dv.t WHERE id = 7), (SELECT COUNT(*) FROM mtreplica.applied_transactions WHERE seq = "+
+		pos[strings.LastIndex(pos, "-")+1:]+")")
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	if rows[0][0] != "0" || rows[0][1] != "0" {
+		t.Fatalf("the diverging transaction was committed on the target (row 7: %s, progress rows: %s)", rows[0][0], rows[0][1])
 	}
 	t.Logf("error: %v", err)
 }

@@ -3,12 +3,16 @@
 //
 // A Worker owns one target connection (go-mysql client, CLIENT_FOUND_ROWS and
 // multi-statements on, READ COMMITTED). For each transaction it renders the row
-// events as SQL (package applier/rowsql), wraps them with BEGIN, the progress
-// record and COMMIT, and sends them in as few packets as max_allowed_packet and
-// Options.MaxPacketBytes allow: one round trip for a typical OLTP transaction.
+// events as SQL (package applier/rowsql), or sends them natively in BINLOG
+// statements (Options.RowApply), wraps them with BEGIN and the progress record
+// and sends them in as few packets as max_allowed_packet and
+// Options.MaxPacketBytes allow, then COMMIT in a packet of its own once the
+// body's results are checked: two round trips for a typical OLTP transaction,
+// or for a group of consecutive transactions applied as one (ApplyGroup).
 // Every statement's affected-row count is checked: a row that is missing or a
 // duplicate key is divergence, reported as a *DivergenceError naming the table,
-// the key and the transaction, and replication stops (unless Idempotent).
+// the key and the transaction, and replication stops (unless Idempotent),
+// with nothing of the transaction committed.
 //
 // # Progress table (exactly-once)
 //

@@ -110,6 +110,7 @@ func NewWorker(opts Options) *Worker {
 
 // Close closes the target connection.
 func (w *Worker) Close() error {
+	w.opts.Pending.closeSession() // statement.go: the workers' shared statement session
 	if w.conn == nil {
 		return nil
 	}
@@ -137,8 +138,8 @@ func (w *Worker) connect(ctx context.Context) error {
 func (w *Worker) ConnectionID() uint32 { return w.connID.Load() }
 
 // Apply applies t and records it, retrying transient failures. The body is
-// sent first; the COMMIT goes with it when the gate is already open (one round
-// trip), else after the gate opens. gate may be nil (commit at once).
+// sent and its results checked first; the COMMIT follows once the gate opens.
+// gate may be nil (commit at once).
 func (w *Worker) Apply(ctx context.Context, t *coordinator.Txn, gate coordinator.Gate) error {
 	w.one[0] = t
 	defer func() { w.one[0] = nil }()
@@ -273,12 +274,12 @@ func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coor
 		}
 	}
 	t = ts[len(ts)-1]
-	if err := w.sendBinlogRows(t); err != nil { // last in its packet: the COMMIT goes in the next
+	// The body's results are checked before the COMMIT is sent: a COMMIT in
+	// the same packet would commit a row change whose affected-row count
+	// shows divergence, progress row included, before the check could stop
+	// it. One more round trip per group, not per transaction.
+	if err := w.sendBinlogRows(t); err != nil {
 		return err
-	}
-	if gate.Ready() {
-		w.add("COMMIT", "control")
-		return w.flush(t)
 	}
 	if err := w.flush(t); err != nil {
 		return err

@@ -35,7 +35,7 @@ var _ SourceCloser = (*relaylog.Reader)(nil)
 type Gate interface {
 	// Ready reports whether the transaction may commit right now, without
 	// waiting (every transaction it must follow has committed). A worker that
-	// sees Ready can send its COMMIT with the body, in one round trip.
+	// sees Ready need not wait.
 	Ready() bool
 	// Wait blocks until the transaction may commit. It returns ErrAborted when
 	// the coordinator wants the transaction rolled back and applied again later
