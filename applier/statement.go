@@ -141,7 +141,8 @@ func (w *Worker) applyOnSession(ctx context.Context, run func() error) error {
 	return err
 }
 
-// closeSession closes the statement session (when no worker uses it).
+// closeSession closes the statement session (Worker.Close: the workers sharing
+// it stop together). It waits for a worker running on it.
 func (p *PendingSet) closeSession() {
 	s := &p.session
 	s.mu.Lock()
