@@ -24,7 +24,8 @@ import (
 // It runs only with MTREPLICA_REPLAY_BENCH=1 (events: MTREPLICA_REPLAY_EVENTS,
 // default 20000; workers: MTREPLICA_REPLAY_WORKERS, default 16; target
 // durability: MTREPLICA_REPLAY_DURABILITY=strict|relaxed, default relaxed;
-// MTREPLICA_REPLAY_UNORDERED=1 for --unordered-commits).
+// MTREPLICA_REPLAY_UNORDERED=1 for --unordered-commits;
+// MTREPLICA_REPLAY_ROW_APPLY=binlog for --row-apply binlog).
 func TestReplayVersusMariadbBinlog(t *testing.T) {
 	if os.Getenv("MTREPLICA_REPLAY_BENCH") != "1" {
 		t.Skip("set MTREPLICA_REPLAY_BENCH=1 to run the replay benchmark")
@@ -87,9 +88,10 @@ func TestReplayVersusMariadbBinlog(t *testing.T) {
 
 	// mtreplica replay
 	unordered := os.Getenv("MTREPLICA_REPLAY_UNORDERED") == "1"
+	rowApply := os.Getenv("MTREPLICA_REPLAY_ROW_APPLY") // "" (sql) or binlog
 	start = time.Now()
 	st, err := Run(ctx, Options{Files: files, Target: applier.TargetOptions{Addr: targets[1].Addr(), User: "root"},
-		Workers: workers, WorkDir: t.TempDir(), UnorderedCommits: unordered})
+		Workers: workers, WorkDir: t.TempDir(), UnorderedCommits: unordered, RowApply: rowApply})
 	if err != nil {
 		t.Fatalf("replay: %v", err)
 	}
@@ -106,7 +108,7 @@ func TestReplayVersusMariadbBinlog(t *testing.T) {
 		"  mtreplica replay, %2d workers%s:   %6.2fs  %7.0f txn/s  (read+relay %.2fs, apply %.2fs)\n"+
 		"  speedup: %.2fx\n",
 		len(files), float64(size)/(1<<20), st.Selected, durability,
-		pipe.Seconds(), n/pipe.Seconds(), workers, map[bool]string{true: ", unordered commits"}[unordered], ours.Seconds(), n/ours.Seconds(), st.Read.Seconds(), st.Apply.Seconds(),
+		pipe.Seconds(), n/pipe.Seconds(), workers, map[bool]string{true: ", unordered commits"}[unordered]+map[bool]string{true: ", row apply " + rowApply}[rowApply != ""], ours.Seconds(), n/ours.Seconds(), st.Read.Seconds(), st.Apply.Seconds(),
 		pipe.Seconds()/ours.Seconds())
 	t.Log("\n" + report)
 	if out := os.Getenv("MTREPLICA_REPLAY_BENCH_OUT"); out != "" {

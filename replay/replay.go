@@ -43,6 +43,10 @@ type Options struct {
 	// the source never had. A replay that stops early is completed by
 	// running it again (the progress table records exactly what was applied).
 	UnorderedCommits bool
+	// RowApply and GroupTransactions: as in mtreplica.Config ("binlog" sends
+	// the row events in BINLOG statements, as mysqlbinlog output does).
+	RowApply          string
+	GroupTransactions int
 	// Channel names the replay in the target's progress table (default "replay").
 	Channel string
 	// WorkDir holds the temporary relay log (default: a new directory in os.TempDir()).
@@ -131,6 +135,7 @@ func apply(ctx context.Context, opts Options, relayDir string, st *Stats) error 
 		Source: mtreplica.SourceConfig{Flavor: st.Flavor, Host: "replay", User: "replay", AllowStatementFormat: true},
 		Target: opts.Target, RelayDir: relayDir, Channel: opts.Channel,
 		Workers: opts.Workers, DependencyTracking: opts.DependencyTracking, UnorderedCommits: opts.UnorderedCommits,
+		RowApply: opts.RowApply, GroupTransactions: opts.GroupTransactions,
 		NoReceiver: true, Logger: opts.Logger,
 	}
 	r, err := mtreplica.New(cfg)

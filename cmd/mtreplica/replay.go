@@ -31,6 +31,8 @@ func cmdReplay(args []string) error {
 	}
 	var (
 		target, pwFile, tracking, channel, workDir string
+		rowApply                                   string
+		group                                      int
 		startGTID, stopGTID, startTime, stopTime   string
 		startPos, stopPos                          uint
 		workers                                    int
@@ -40,6 +42,8 @@ func cmdReplay(args []string) error {
 	fs.StringVar(&pwFile, "target-password-file", "", "file holding the target password (or set $MTREPLICA_TARGET_PASSWORD)")
 	fs.IntVar(&workers, "workers", 16, "parallel workers, each with its own target connection")
 	fs.StringVar(&tracking, "dependency-tracking", "logical-clock+writeset", "commit-order, logical-clock, writeset, database, or a combination joined by +")
+	fs.StringVar(&rowApply, "row-apply", "sql", "how row events are applied: sql (statements) or binlog (BINLOG statements, applied natively; MariaDB files, same table layout)")
+	fs.IntVar(&group, "group-transactions", 0, "at most this many consecutive transactions per target transaction (0: the engine's default; 1: none)")
 	fs.StringVar(&channel, "channel", "replay", "name of the replay in the target's progress table")
 	fs.StringVar(&startGTID, "start-gtid", "", "GTID set already on the target: its transactions are skipped (exclusive)")
 	fs.StringVar(&stopGTID, "stop-gtid", "", "last GTIDs to apply (inclusive); later transactions of their streams are not applied")
@@ -69,7 +73,8 @@ func cmdReplay(args []string) error {
 		errs = append(errs, errors.New("no binlog files given"))
 	}
 	opts := replay.Options{Files: files, Workers: workers, DependencyTracking: tracking, Channel: channel,
-		WorkDir: workDir, KeepRelayLog: keep, UnorderedCommits: unordered}
+		WorkDir: workDir, KeepRelayLog: keep, UnorderedCommits: unordered,
+		RowApply: rowApply, GroupTransactions: group}
 	if keep && workDir == "" {
 		errs = append(errs, errors.New("--keep-relay-log needs --work-dir"))
 	}
