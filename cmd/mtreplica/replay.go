@@ -20,7 +20,30 @@ import (
 
 // cmdReplay: mtreplica replay [options] FILE...
 func cmdReplay(args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ExitOnError)
+	opts, verbose, err := parseReplay(args, flag.ExitOnError)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	st, err := replay.Run(ctx, opts)
+	fmt.Fprintf(os.Stderr, "replay: %d files, %d transactions read, %d in range: %d applied, %d already on the target; read %.2fs, apply %.2fs",
+		st.Files, st.Transactions, st.Selected, st.Applied, st.Skipped, st.Read.Seconds(), st.Apply.Seconds())
+	if st.Apply > 0 {
+		fmt.Fprintf(os.Stderr, " (%.0f txn/s)", float64(st.Applied)/st.Apply.Seconds())
+	}
+	fmt.Fprintln(os.Stderr)
+	return err
+}
+
+// parseReplay parses replay's command line (options before or after the files).
+func parseReplay(args []string, onError flag.ErrorHandling) (opts replay.Options, verbose bool, err error) {
+	fs := flag.NewFlagSet("replay", onError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mtreplica replay --target DSN [options] FILE...\n\n"+
 			"Applies binlog or relay log files to the target with parallel workers (point-in-time recovery),\n"+
@@ -36,7 +59,7 @@ func cmdReplay(args []string) error {
 		startGTID, stopGTID, startTime, stopTime   string
 		startPos, stopPos                          uint
 		workers                                    int
-		keep, verbose, unordered                   bool
+		keep, unordered                            bool
 	)
 	fs.StringVar(&target, "target", "", "the target as a DSN: user@tcp(host:port)/ or mysql://user@host:port/")
 	fs.StringVar(&pwFile, "target-password-file", "", "file holding the target password (or set $MTREPLICA_TARGET_PASSWORD)")
@@ -56,12 +79,14 @@ func cmdReplay(args []string) error {
 	fs.BoolVar(&keep, "keep-relay-log", false, "keep the relay log in --work-dir")
 	fs.BoolVar(&verbose, "verbose", false, "log progress")
 	if err := refusePasswordFlags(args); err != nil {
-		return err
+		return opts, false, err
 	}
 	// Options may come before or after the files.
 	var files []string
 	for rest := args; ; {
-		fs.Parse(rest)
+		if err := fs.Parse(rest); err != nil {
+			return opts, false, err
+		}
 		if fs.NArg() == 0 {
 			break
 		}
@@ -72,7 +97,7 @@ func cmdReplay(args []string) error {
 	if len(files) == 0 {
 		errs = append(errs, errors.New("no binlog files given"))
 	}
-	opts := replay.Options{Files: files, Workers: workers, DependencyTracking: tracking, Channel: channel,
+	opts = replay.Options{Files: files, Workers: workers, DependencyTracking: tracking, Channel: channel,
 		WorkDir: workDir, KeepRelayLog: keep, UnorderedCommits: unordered,
 		RowApply: rowApply, GroupTransactions: group}
 	if keep && workDir == "" {
@@ -93,7 +118,6 @@ func cmdReplay(args []string) error {
 			opts.Target.Password = pw
 		}
 	}
-	var err error
 	if opts.Range.StartGTID, err = parseGTIDSet(startGTID); err != nil {
 		errs = append(errs, fmt.Errorf("--start-gtid: %w", err))
 	}
@@ -108,23 +132,9 @@ func cmdReplay(args []string) error {
 		errs = append(errs, fmt.Errorf("--stop-datetime: %w", err))
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("replay:\n%w", errors.Join(errs...))
+		return opts, false, fmt.Errorf("replay:\n%w", errors.Join(errs...))
 	}
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelInfo
-	}
-	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	st, err := replay.Run(ctx, opts)
-	fmt.Fprintf(os.Stderr, "replay: %d files, %d transactions read, %d in range: %d applied, %d already on the target; read %.2fs, apply %.2fs",
-		st.Files, st.Transactions, st.Selected, st.Applied, st.Skipped, st.Read.Seconds(), st.Apply.Seconds())
-	if st.Apply > 0 {
-		fmt.Fprintf(os.Stderr, " (%.0f txn/s)", float64(st.Applied)/st.Apply.Seconds())
-	}
-	fmt.Fprintln(os.Stderr)
-	return err
+	return opts, verbose, nil
 }
 
 func targetPassword(file string) (string, error) {
