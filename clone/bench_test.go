@@ -38,13 +38,13 @@ func TestCloneVersusDump(t *testing.T) {
 	}
 	methods := []struct {
 		name    string
-		workers int // 0: the dump
-		deferIx bool
+		workers int  // 0: the dump
+		inline  bool // secondary indexes during the load
 	}{
 		{name: "mariadb-dump --single-transaction | mariadb"},
-		{name: "mtreplica clone, 8 workers", workers: 8},
-		{name: "mtreplica clone, 8 workers, --defer-indexes", workers: 8, deferIx: true},
-		{name: "mtreplica clone, 4 workers", workers: 4},
+		{name: "mtreplica clone, 8 workers, indexes during the load", workers: 8, inline: true},
+		{name: "mtreplica clone, 8 workers, indexes after the load", workers: 8},
+		{name: "mtreplica clone, 4 workers, indexes after the load", workers: 4},
 	}
 	rounds := envInt("MTREPLICA_CLONE_BENCH_ROUNDS", 3)
 	secs := make([][]float64, len(methods))
@@ -66,7 +66,7 @@ func TestCloneVersusDump(t *testing.T) {
 				}
 			} else {
 				o := options(t, src, dst)
-				o.Workers, o.DeferIndexes, o.ChunkRows, o.InsertBytes = m.workers, m.deferIx, 10000, 1<<20
+				o.Workers, o.IndexesDuringLoad, o.ChunkRows, o.InsertBytes = m.workers, m.inline, 10000, 1<<20
 				o.ProgressInterval = 10 * time.Second
 				res, err := clone.Run(ctx, o)
 				if err != nil {

@@ -300,7 +300,7 @@ func prepare(o *Options, ctl, src *client.Conn, st state, pos Position) ([]*tabl
 			return nil, err
 		}
 		row.keyless = ti.key == nil
-		if o.DeferIndexes {
+		if !o.IndexesDuringLoad {
 			create, err := showCreateTable(src, t.db, t.name)
 			if err != nil {
 				return nil, err

@@ -44,7 +44,6 @@ func options(t testing.TB, src, dst *mariadbtest.Server) clone.Options {
 		Workers:          3,
 		ChunkRows:        700,
 		InsertBytes:      64 << 10,
-		DeferIndexes:     true,
 		ProgressInterval: time.Second,
 		Logger:           testLogger(t),
 	}
@@ -207,7 +206,8 @@ func coversAll(have, want *gtid.Set) bool {
 
 // TestCloneUnderLoad: sysbench tables and the all-types tables are cloned while the source runs a write
 // workload, then replicated from the clone's position: the target equals the source. Once with the lock-free
-// snapshot (MariaDB's default) and once with FLUSH TABLES WITH READ LOCK.
+// snapshot (MariaDB's default) and secondary indexes added after the load, once with FLUSH TABLES WITH READ LOCK
+// and the indexes kept during the load.
 func TestCloneUnderLoad(t *testing.T) {
 	for _, lock := range []bool{false, true} {
 		t.Run(fmt.Sprintf("lock=%v", lock), func(t *testing.T) {
@@ -216,6 +216,7 @@ func TestCloneUnderLoad(t *testing.T) {
 			stop := workload(t, src, 4, 5000)
 			o := options(t, src, dst)
 			o.SnapshotLock = lock
+			o.IndexesDuringLoad = lock // both ways of building the secondary indexes
 			var reports int
 			o.OnProgress = func(clone.Report) { reports++ }
 			res, err := clone.Run(context.Background(), o)
@@ -284,7 +285,6 @@ func TestHelperCloneProcess(t *testing.T) {
 		Target:           applier.TargetOptions{Addr: h.DstAddr, User: "root"},
 		Workers:          2,
 		ChunkRows:        500,
-		DeferIndexes:     true,
 		MaxRowsPerSecond: h.RowsPerSec,
 		Logger:           testLogger(t),
 	}

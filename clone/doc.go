@@ -12,8 +12,8 @@
 //     transactions start (Options.SnapshotLock forces it). The GTID position is BINLOG_GTID_POS(file, pos). MySQL:
 //     always the brief lock, and @@GLOBAL.gtid_executed read under it.
 //  2. Schema. Schemas and tables are created on the target from SHOW CREATE TABLE (foreign keys included, created
-//     with foreign_key_checks=0). With Options.DeferIndexes the secondary indexes are left out and added with one
-//     ALTER TABLE per table once its rows are loaded.
+//     with foreign_key_checks=0). The secondary indexes are left out and added with one ALTER TABLE per table once
+//     its rows are loaded (unless Options.IndexesDuringLoad).
 //  3. Plan. Each table with a key (the primary key, else a unique key of NOT NULL columns) is cut into chunks of at
 //     most Options.ChunkRows rows by key ranges: by value for a single integer key that is dense enough, else by
 //     walking the key (ORDER BY key LIMIT 1 OFFSET ChunkRows). A table without such a key is one chunk. The plan is

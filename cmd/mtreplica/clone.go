@@ -34,7 +34,7 @@ func cmdClone(args []string) error {
 	workers := fs.Int("clone-workers", 4, "parallel copy workers, each with a source and a target connection")
 	chunkRows := fs.Int("chunk-rows", 10000, "rows per chunk (the unit of checkpointing)")
 	insertBytes := fs.Int("insert-bytes", 1<<20, "bytes per multi-row INSERT (below the target's max_allowed_packet)")
-	deferIndexes := fs.Bool("defer-indexes", false, "create tables without their secondary indexes and add them after the load")
+	deferIndexes := fs.Bool("defer-indexes", true, "create tables without their secondary indexes and add them after the load (measured faster; --defer-indexes=false keeps them during the load)")
 	snapshotLock := fs.Bool("snapshot-lock", false, "always take FLUSH TABLES WITH READ LOCK while the snapshots start (MySQL: always)")
 	maxRate := fs.Int("max-rows-per-second", 0, "throttle the copy to spare the source (0: no limit)")
 	interval := fs.Duration("progress-interval", 10*time.Second, "how often progress is logged")
@@ -62,7 +62,7 @@ func cmdClone(args []string) error {
 	}
 	o := clone.Options{
 		Source: cfg.Source, Target: cfg.Target, Channel: cfg.Channel, Filter: cfg.Filter,
-		Workers: *workers, ChunkRows: *chunkRows, InsertBytes: *insertBytes, DeferIndexes: *deferIndexes,
+		Workers: *workers, ChunkRows: *chunkRows, InsertBytes: *insertBytes, IndexesDuringLoad: !*deferIndexes,
 		SnapshotLock: *snapshotLock, MaxRowsPerSecond: *maxRate, ProgressInterval: *interval, Restart: *restart,
 		CatchUp: cfg, Logger: cfg.Logger,
 	}
