@@ -212,6 +212,23 @@ type WorkerStatus struct {
 	LastErrorMessage            string        `json:"LAST_ERROR_MESSAGE"`
 	applyingSince, stateSince   time.Time
 	waitingCommit, applyingBody bool
+	// formatted by Status only: the hot path stores pointers
+	applying, lastApplied *Txn
+	applyingGroup         int
+}
+
+// format fills the transaction names from the pointers the workers store.
+func (w *WorkerStatus) format() {
+	w.ApplyingTransaction, w.LastAppliedTransaction = "", ""
+	if w.applying != nil {
+		w.ApplyingTransaction = w.applying.ID()
+		if w.applyingGroup > 1 {
+			w.ApplyingTransaction += fmt.Sprintf(" (+%d in its group)", w.applyingGroup-1)
+		}
+	}
+	if w.lastApplied != nil {
+		w.LastAppliedTransaction = w.lastApplied.ID()
+	}
 }
 
 // accrue adds the time since the last state change to the current state's total.
@@ -272,6 +289,8 @@ type Coordinator struct {
 	// lastStall is the Seq of the last head whose stall was broken (once per head).
 	lastStall uint64
 	lowCh     chan struct{}
+	// lastApplied and applyingState are named only when Status is read
+	lastApplied, applyingState *Txn
 	marks     map[string]Mark // per stream: the last transaction at or below low
 
 	metrics *metrics
@@ -316,6 +335,13 @@ func (c *Coordinator) Status() Status {
 	now := time.Now()
 	for i := range s.Workers {
 		s.Workers[i].accrue(now)
+		s.Workers[i].format()
+	}
+	if c.lastApplied != nil {
+		s.LastApplied = c.lastApplied.ID()
+	}
+	if s.State == "" && c.applyingState != nil {
+		s.State = "Applying " + c.applyingState.ID()
 	}
 	for _, e := range c.window {
 		if !e.done {
@@ -329,6 +355,7 @@ func (c *Coordinator) Status() Status {
 func (c *Coordinator) setState(s string) {
 	c.mu.Lock()
 	c.status.State = s
+	c.applyingState = nil
 	c.mu.Unlock()
 }
 

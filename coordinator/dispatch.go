@@ -156,7 +156,7 @@ func (c *Coordinator) finish(r result) error {
 			}
 		}
 		c.status.Applied += uint64(len(group))
-		c.status.LastApplied = last.ID()
+		c.lastApplied = last
 		c.status.LastCommitTime = last.CommitTime()
 		c.status.RelayPos = last.Next
 		c.status.SourceFile = last.Info.SourceFile
@@ -234,7 +234,7 @@ func (c *Coordinator) markList() []Mark {
 func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-chan *entry, results chan<- result) error {
 	var txns []*Txn
 	for {
-		c.workerState(i, "", false, false)
+		c.workerState(i, nil, 0, false, false)
 		var e *entry
 		select {
 		case e = <-work:
@@ -246,13 +246,9 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 			m.worker = i
 		}
 		n := len(e.group)
+		c.status.State, c.applyingState = "", e.t
 		c.mu.Unlock()
-		id := e.t.ID()
-		if n > 1 {
-			id += fmt.Sprintf(" (+%d in its group)", n-1)
-		}
-		c.workerState(i, id, true, false)
-		c.setState("Applying " + id)
+		c.workerState(i, e.t, n, true, false)
 		start := time.Now()
 		gate := &workerGate{c: c, e: e, worker: i}
 		var err error
@@ -270,7 +266,7 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 			c.mu.Lock()
 			ws := &c.status.Workers[i]
 			ws.TransactionsApplied += uint64(n)
-			ws.LastAppliedTransaction = e.group[n-1].t.ID()
+			ws.lastApplied = e.group[n-1].t
 			c.mu.Unlock()
 		} else if !errors.Is(err, ErrAborted) && ctx.Err() == nil {
 			c.mu.Lock()
@@ -286,12 +282,12 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 }
 
 // workerState accounts the worker's time and sets its state.
-func (c *Coordinator) workerState(i int, txn string, body, commitWait bool) {
+func (c *Coordinator) workerState(i int, t *Txn, group int, body, commitWait bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := &c.status.Workers[i]
 	w.accrue(time.Now())
-	w.ApplyingTransaction = txn
+	w.applying, w.applyingGroup = t, group
 	w.applyingBody, w.waitingCommit = body, commitWait
 }
 
@@ -327,11 +323,11 @@ func (g *workerGate) Wait(ctx context.Context) error {
 	g.e.waiting = true
 	abort := g.e.abort
 	g.c.mu.Unlock()
-	g.c.workerState(g.worker, g.e.t.ID(), false, true)
+	g.c.workerState(g.worker, g.e.t, len(g.e.group), false, true)
 	start := time.Now()
 	defer func() {
 		g.c.metrics.commitWaitSeconds.Observe(time.Since(start).Seconds())
-		g.c.workerState(g.worker, g.e.t.ID(), true, false)
+		g.c.workerState(g.worker, g.e.t, len(g.e.group), true, false)
 		g.c.mu.Lock()
 		g.e.waiting = false
 		g.c.mu.Unlock()
