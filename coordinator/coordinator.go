@@ -291,7 +291,7 @@ type Coordinator struct {
 	lowCh     chan struct{}
 	// lastApplied and applyingState are named only when Status is read
 	lastApplied, applyingState *Txn
-	marks     map[string]Mark // per stream: the last transaction at or below low
+	marks                      map[string]Mark // per stream: the last transaction at or below low
 
 	metrics *metrics
 }
