@@ -134,6 +134,10 @@ func (w *Worker) connect(ctx context.Context) error {
 	return nil
 }
 
+// Retries returns how many times the worker retried a transaction after a
+// transient error (deadlock, lock wait timeout, lost connection).
+func (w *Worker) Retries() uint64 { return w.retries.Load() }
+
 // ConnectionID returns the target connection id (0 when not connected).
 func (w *Worker) ConnectionID() uint32 { return w.connID.Load() }
 

@@ -336,6 +336,9 @@ func (c *Coordinator) Status() Status {
 	for i := range s.Workers {
 		s.Workers[i].accrue(now)
 		s.Workers[i].format()
+		if r, ok := c.workers[i].(interface{ Retries() uint64 }); ok {
+			s.Workers[i].Retries = r.Retries()
+		}
 	}
 	if c.lastApplied != nil {
 		s.LastApplied = c.lastApplied.ID()

@@ -355,6 +355,7 @@ func (g *workerGate) Wait(ctx context.Context) error {
 func (c *Coordinator) detectInversions(ctx context.Context) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	var lastWarn time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -380,7 +381,10 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		}
 		waits, err := c.opts.LockWaits(ctx)
 		if err != nil {
-			c.opts.Logger.Warn("read lock waits on the target", "err", err)
+			if time.Since(lastWarn) > 10*time.Second { // the target may be down for a while: not every 50 ms
+				c.opts.Logger.Warn("read lock waits on the target", "err", err)
+				lastWarn = time.Now()
+			}
 			continue
 		}
 		if len(waits) == 0 {
