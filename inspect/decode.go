@@ -1,11 +1,13 @@
 package inspect
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/mtreplica/mtreplica/applier/rowsql"
 	"github.com/mtreplica/mtreplica/coordinator/deptrack"
@@ -19,34 +21,76 @@ const maxTables = 4096
 // decoder decodes the rows of chunks and computes writesets. One per goroutine.
 type decoder struct {
 	parser  *replication.BinlogParser
+	inner   *replication.BinlogParser // for the events of TRANSACTION_PAYLOADs: no checksums
+	zstd    *zstd.Decoder
+	plain   []byte
 	fde     []byte
 	extract *deptrack.Extractor
 	tables  map[string]*tableschema.Table
-	keyBuf  []byte
+	keys    []deptrack.Key
+	// the lean rows decoder's state: table maps by id, per-table info, a rows event and row storage to reuse
+	tableInfos map[uint64]*tableInfo
+	infos      map[*tableschema.Table]*tableInfo
+	leanEv     replication.RowsEvent
+	rowBuf     []any
+	tidLen     int // table id size in rows events: 6, or 4 with old post-header lengths
+	// Lean turns the lean rows decoder off (tests compare both).
+	noLean bool
+	keyBuf []byte
 }
 
 func newDecoder() *decoder {
-	return &decoder{extract: deptrack.NewExtractor(), tables: map[string]*tableschema.Table{}}
+	return &decoder{extract: deptrack.NewExtractor(), tables: map[string]*tableschema.Table{},
+		tableInfos: map[uint64]*tableInfo{}, infos: map[*tableschema.Table]*tableInfo{}}
+}
+
+func newParser(fde []byte, mariadb bool) (*replication.BinlogParser, error) {
+	p := replication.NewBinlogParser()
+	p.SetUseDecimal(true)
+	p.SetParseTime(false)
+	p.SetTimestampStringLocation(time.UTC)
+	p.SetVerifyChecksum(false) // the reader verified every event
+	p.SetFlavor("mysql")
+	if mariadb {
+		p.SetFlavor("mariadb")
+	}
+	if _, err := p.Parse(fde); err != nil {
+		return nil, fmt.Errorf("format description: %w", err)
+	}
+	return p, nil
+}
+
+// close releases the zstd decoder.
+func (d *decoder) close() {
+	if d.zstd != nil {
+		d.zstd.Close()
+	}
 }
 
 func (d *decoder) setFormat(fde []byte) error {
 	if d.fde != nil && &d.fde[0] == &fde[0] {
 		return nil
 	}
-	p := replication.NewBinlogParser()
-	p.SetUseDecimal(true)
-	p.SetParseTime(false)
-	p.SetTimestampStringLocation(time.UTC)
-	p.SetVerifyChecksum(false) // the reader verified every event
-	if fd, err := binlogfmt.ParseFormatDescription(fde); err == nil && fd.MariaDB() {
-		p.SetFlavor("mariadb")
-	} else {
-		p.SetFlavor("mysql")
+	fd, err := binlogfmt.ParseFormatDescription(fde)
+	if err != nil {
+		return err
 	}
-	if _, err := p.Parse(fde); err != nil {
-		return fmt.Errorf("format description: %w", err)
+	if d.parser, err = newParser(fde, fd.MariaDB()); err != nil {
+		return err
 	}
-	d.parser, d.fde = p, fde
+	// The same description with checksums off, for the events inside compressed payloads.
+	off := append([]byte(nil), fde...)
+	binlogfmt.ClearInUse(off, false)
+	off[len(off)-binlogfmt.ChecksumLen-1] = byte(replication.BINLOG_CHECKSUM_ALG_OFF)
+	binlogfmt.FixChecksum(off)
+	if d.inner, err = newParser(off, fd.MariaDB()); err != nil {
+		return err
+	}
+	d.fde = fde
+	d.tidLen = 6
+	if fd.PostHeaderLen(replication.WRITE_ROWS_EVENTv2, 10) == 6 {
+		d.tidLen = 4
+	}
 	return nil
 }
 
@@ -58,11 +102,11 @@ func (d *decoder) decodeChunk(c *chunk) (res *chunkResult, err error) {
 		return nil, err
 	}
 	res = &chunkResult{c: c, res: make([]txnResult, len(c.txns))}
-	var keys []deptrack.Key
+	d.keys = d.keys[:0]
 	for i := range c.txns {
 		t := &c.txns[i]
 		r := &res.res[i]
-		start := len(keys)
+		start := len(d.keys)
 		for off := t.start; off < t.end; {
 			size := int(uint32(c.buf[off+9]) | uint32(c.buf[off+10])<<8 | uint32(c.buf[off+11])<<16 | uint32(c.buf[off+12])<<24)
 			ev := c.buf[off : off+size]
@@ -73,36 +117,79 @@ func (d *decoder) decodeChunk(c *chunk) (res *chunkResult, err error) {
 				if r.decodeErr != "" {
 					continue
 				}
-				e, err := d.parse(ev)
-				if err != nil {
-					r.decodeErr = fmt.Sprintf("%s at offset %d: %v", typ, evOff, err)
-					r.barrier = true
+				if typ == replication.TRANSACTION_PAYLOAD_EVENT {
+					if err := d.payload(ev, r, res); err != nil {
+						r.decodeErr = fmt.Sprintf("%s at offset %d: %v", typ, evOff, err)
+						r.barrier = true
+					}
 					continue
 				}
-				if tp, ok := e.Event.(*replication.TransactionPayloadEvent); ok {
-					for _, in := range tp.Events {
-						res.payloadTypes[in.Header.EventType]++
-						if re, ok := in.Event.(*replication.RowsEvent); ok {
-							keys = d.rows(keys, r, in.Header.EventType, re)
-						}
-					}
-				} else if re, ok := e.Event.(*replication.RowsEvent); ok {
-					keys = d.rows(keys, r, typ, re)
+				if err := d.event(d.parser, typ, ev, d.checksum(), r); err != nil {
+					r.decodeErr = fmt.Sprintf("%s at offset %d: %v", typ, evOff, err)
+					r.barrier = true
 				}
 			}
 		}
-		r.keys = keys[start:len(keys):len(keys)]
+		r.keys = append([]deptrack.Key(nil), d.keys[start:]...)
 	}
 	return res, nil
 }
 
-func (d *decoder) parse(ev []byte) (e *replication.BinlogEvent, err error) {
+// event decodes a table map or rows event: rows with the lean decoder when it
+// can, else with go-mysql.
+func (d *decoder) event(p *replication.BinlogParser, typ replication.EventType, ev []byte, checksum bool, r *txnResult) error {
+	if !d.noLean && typ >= replication.WRITE_ROWS_EVENTv1 && typ <= replication.DELETE_ROWS_EVENTv2 &&
+		typ != replication.UPDATE_ROWS_EVENTv0 {
+		end := len(ev)
+		if checksum {
+			end -= binlogfmt.ChecksumLen
+		}
+		if d.leanRows(typ, ev[binlogfmt.HeaderLen:end], d.tidLen, &d.leanEv) {
+			d.keys = d.rows(d.keys, r, typ, &d.leanEv, d.tableInfos[d.leanEv.TableID].tbl)
+			return nil
+		}
+	}
+	e, err := d.parse(p, ev)
+	if err != nil {
+		return err
+	}
+	switch x := e.Event.(type) {
+	case *replication.TableMapEvent:
+		if len(d.tableInfos) >= maxTables {
+			clear(d.tableInfos)
+		}
+		tbl := d.table(x)
+		ti := d.infos[tbl]
+		if ti == nil {
+			if len(d.infos) >= maxTables {
+				clear(d.infos)
+			}
+			// go-mysql's table map points into the event, whose buffer is
+			// reused: the cached one is decoded from a copy.
+			own, err := d.parse(p, append([]byte(nil), ev...))
+			if err != nil {
+				return err
+			}
+			ti = newTableInfo(own.Event.(*replication.TableMapEvent), tbl)
+			d.infos[tbl] = ti
+		}
+		d.tableInfos[x.TableID] = ti
+	case *replication.RowsEvent:
+		if ti := d.tableInfos[x.TableID]; ti != nil {
+			x.Table = ti.tm // the same columns, in memory that stays
+		}
+		d.keys = d.rows(d.keys, r, typ, x, nil)
+	}
+	return nil
+}
+
+func (d *decoder) parse(p *replication.BinlogParser, ev []byte) (e *replication.BinlogEvent, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = nil, fmt.Errorf("malformed event: %v", r)
 		}
 	}()
-	e, err = d.parser.Parse(ev)
+	e, err = p.Parse(ev)
 	if err != nil && len(err.Error()) > 300 {
 		err = fmt.Errorf("%.300s...", err.Error()) // go-mysql's errors dump the event
 	}
@@ -115,7 +202,8 @@ func isRows(t replication.EventType) bool {
 }
 
 // rows counts one rows event's rows and appends its writeset keys.
-func (d *decoder) rows(keys []deptrack.Key, r *txnResult, t replication.EventType, re *replication.RowsEvent) []deptrack.Key {
+func (d *decoder) rows(keys []deptrack.Key, r *txnResult, t replication.EventType, re *replication.RowsEvent,
+	tbl *tableschema.Table) []deptrack.Key {
 	r.rows.Events++
 	kind, _ := rowsql.KindOf(t)
 	switch kind {
@@ -139,7 +227,10 @@ func (d *decoder) rows(keys []deptrack.Key, r *txnResult, t replication.EventTyp
 		r.unknownTable = string(tm.Schema) + "." + string(tm.Table)
 		return keys
 	}
-	out, barrier, err := d.extract.Add(keys, t, re, d.table(tm))
+	if tbl == nil {
+		tbl = d.table(tm)
+	}
+	out, barrier, err := d.extract.Add(keys, t, re, tbl)
 	if err != nil || barrier {
 		r.barrier = true
 		return keys
@@ -173,4 +264,112 @@ func (d *decoder) table(tm *replication.TableMapEvent) *tableschema.Table {
 	t := rowsql.FromTableMap(tm)
 	d.tables[strings.Clone(string(k))] = t
 	return t
+}
+
+// Transaction payload header fields (MySQL Transaction_payload_event).
+const (
+	payloadEndMark     = 0
+	payloadSize        = 1
+	payloadCompression = 2
+	payloadUncompSize  = 3
+	compressionZSTD    = 0
+	compressionNone    = 255
+)
+
+// payload decompresses a TRANSACTION_PAYLOAD_EVENT with the decoder's own
+// zstd reader (go-mysql makes a new one per event) and decodes its events.
+func (d *decoder) payload(ev []byte, r *txnResult, res *chunkResult) error {
+	body := ev[binlogfmt.HeaderLen : len(ev)-binlogfmt.ChecksumLen]
+	if d.parser != nil && !d.checksum() {
+		body = ev[binlogfmt.HeaderLen:]
+	}
+	comp, usize := uint64(compressionZSTD), uint64(0)
+	for {
+		t, n := readLenEnc(body)
+		if n == 0 {
+			return fmt.Errorf("payload header truncated")
+		}
+		body = body[n:]
+		if t == payloadEndMark {
+			break
+		}
+		l, n := readLenEnc(body)
+		if n == 0 || uint64(len(body)-n) < l {
+			return fmt.Errorf("payload header field %d truncated", t)
+		}
+		v, _ := readLenEnc(body[n : n+int(l)])
+		switch t {
+		case payloadCompression:
+			comp = v
+		case payloadUncompSize:
+			usize = v
+		}
+		body = body[n+int(l):]
+	}
+	plain := body
+	switch comp {
+	case compressionZSTD:
+		if d.zstd == nil {
+			z, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<31))
+			if err != nil {
+				return err
+			}
+			d.zstd = z
+		}
+		if uint64(cap(d.plain)) < usize && usize < 1<<31 {
+			d.plain = make([]byte, 0, usize)
+		}
+		var err error
+		if d.plain, err = d.zstd.DecodeAll(body, d.plain[:0]); err != nil {
+			return fmt.Errorf("zstd: %w", err)
+		}
+		plain = d.plain
+	case compressionNone:
+	default:
+		return fmt.Errorf("compression type %d unknown", comp)
+	}
+	for off := 0; off < len(plain); {
+		h, err := binlogfmt.ParseHeader(plain[off:])
+		if err != nil || off+int(h.EventSize) > len(plain) {
+			return fmt.Errorf("event at offset %d of the payload: truncated or malformed", off)
+		}
+		in := plain[off : off+int(h.EventSize)]
+		off += int(h.EventSize)
+		res.payloadTypes[h.Type]++
+		if h.Type != replication.TABLE_MAP_EVENT && !isRows(h.Type) {
+			continue
+		}
+		if err := d.event(d.inner, h.Type, in, false, r); err != nil {
+			return fmt.Errorf("%s in the payload: %w", h.Type, err)
+		}
+	}
+	return nil
+}
+
+func (d *decoder) checksum() bool {
+	return len(d.fde) > binlogfmt.ChecksumLen && d.fde[len(d.fde)-binlogfmt.ChecksumLen-1] == byte(replication.BINLOG_CHECKSUM_ALG_CRC32)
+}
+
+func readLenEnc(b []byte) (v uint64, n int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	switch b[0] {
+	case 0xfc:
+		if len(b) < 3 {
+			return 0, 0
+		}
+		return uint64(b[1]) | uint64(b[2])<<8, 3
+	case 0xfd:
+		if len(b) < 4 {
+			return 0, 0
+		}
+		return uint64(b[1]) | uint64(b[2])<<8 | uint64(b[3])<<16, 4
+	case 0xfe:
+		if len(b) < 9 {
+			return 0, 0
+		}
+		return binary.LittleEndian.Uint64(b[1:]), 9
+	}
+	return uint64(b[0]), 1
 }

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -25,12 +24,14 @@ import (
 type Options struct {
 	// Decoders decode rows in parallel (default GOMAXPROCS).
 	Decoders int
-	// BufferSize is the read buffer (default 16 MiB).
+	// BufferSize is the size of each read (default 4 MiB).
 	BufferSize int
 	// ChunkSize: the reader hands decoders chunks of whole transactions of about this size (default 4 MiB).
 	ChunkSize int
 	// HistorySize bounds the writeset history (deptrack.NewTracker; 0: its default).
 	HistorySize int
+
+	noLean bool // decode every rows event with go-mysql (tests compare both decoders)
 }
 
 func (o *Options) setDefaults() {
@@ -38,7 +39,7 @@ func (o *Options) setDefaults() {
 		o.Decoders = runtime.GOMAXPROCS(0)
 	}
 	if o.BufferSize <= 0 {
-		o.BufferSize = 16 << 20
+		o.BufferSize = 4 << 20
 	}
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 4 << 20
@@ -58,6 +59,13 @@ func File(ctx context.Context, path string, opts Options) (*Report, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	// A small file needs no large buffers.
+	if n := int(min(st.Size(), 1<<30)) + 4096; opts.BufferSize <= 0 && n < 4<<20 {
+		opts.BufferSize = n
+	}
+	if n := int(min(st.Size(), 1<<30)) + 4096; opts.ChunkSize <= 0 && n < 4<<20 {
+		opts.ChunkSize = n
 	}
 	return Reader(ctx, path, f, st.Size(), opts)
 }
@@ -113,10 +121,11 @@ func Reader(ctx context.Context, name string, r io.Reader, size int64, opts Opti
 	chunks := make(chan *chunk, opts.Decoders)
 	results := make(chan *chunkResult, opts.Decoders)
 	tokens := make(chan struct{}, 2*opts.Decoders+2) // chunks in flight: bounds memory
+	free := make(chan []byte, cap(tokens))           // their buffers, for reuse
 	var rs readState
 	g.Go(func() error {
 		defer close(chunks)
-		return readChunks(ctx, filepath.Base(name), r, &opts, &rs, chunks, tokens)
+		return readChunks(ctx, filepath.Base(name), r, &opts, &rs, chunks, tokens, free)
 	})
 	var decoding sync.WaitGroup
 	for i := 0; i < opts.Decoders; i++ {
@@ -124,6 +133,8 @@ func Reader(ctx context.Context, name string, r io.Reader, size int64, opts Opti
 		g.Go(func() error {
 			defer decoding.Done()
 			d := newDecoder()
+			d.noLean = opts.noLean
+			defer d.close()
 			for c := range chunks {
 				res, err := d.decodeChunk(c)
 				if err != nil {
@@ -166,6 +177,10 @@ func Reader(ctx context.Context, name string, r io.Reader, size int64, opts Opti
 				delete(pending, next)
 				col.add(p)
 				next++
+				select {
+				case free <- p.c.buf[:0]:
+				default:
+				}
 				<-tokens
 			}
 		}
@@ -176,151 +191,6 @@ func Reader(ctx context.Context, name string, r io.Reader, size int64, opts Opti
 	rep := col.report(name, size, &rs)
 	rep.Elapsed = time.Since(began)
 	return rep, nil
-}
-
-// readChunks reads events, frames them and sends chunks of whole transactions.
-func readChunks(ctx context.Context, file string, r io.Reader, o *Options, rs *readState, out chan<- *chunk, tokens chan struct{}) error {
-	br := bufio.NewReaderSize(r, o.BufferSize)
-	magic := make([]byte, len(binlogfmt.Magic))
-	if _, err := io.ReadFull(br, magic); err != nil || !bytes.Equal(magic, binlogfmt.Magic) {
-		return ErrNotBinlog
-	}
-	fr := binlogfmt.Framer{VerifyChecksums: true}
-	// MySQL's logical clock is per file: a file read from disk starts with no
-	// ROTATE naming it, so name it here (a relay log's ROTATEs rename it).
-	fr.SetSource(file, uint32(len(binlogfmt.Magic)))
-	seq := 0
-	var fde []byte
-	newChunk := func() *chunk { return &chunk{seq: seq, fde: fde, buf: make([]byte, 0, o.ChunkSize+o.ChunkSize/4)} }
-	cur := newChunk()
-	send := func() error {
-		if len(cur.txns) == 0 {
-			cur.buf = cur.buf[:0]
-			return nil
-		}
-		select {
-		case tokens <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case out <- cur:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		seq++
-		cur = newChunk()
-		return nil
-	}
-	off := int64(len(binlogfmt.Magic))
-	open := -1 // index of the open transaction in cur.txns
-	for {
-		n := len(cur.buf)
-		cur.buf = grow(cur.buf, binlogfmt.HeaderLen)
-		if k, err := io.ReadFull(br, cur.buf[n:]); err != nil {
-			cur.buf = cur.buf[:n]
-			if err == io.EOF {
-				break
-			}
-			if err == io.ErrUnexpectedEOF {
-				rs.incomplete = fmt.Sprintf("truncated event header at offset %d (%d bytes)", off, k)
-				break
-			}
-			return fmt.Errorf("read at offset %d: %w", off, err)
-		}
-		h, err := binlogfmt.ParseHeader(cur.buf[n:])
-		if err != nil {
-			return fmt.Errorf("event at offset %d: %w", off, err)
-		}
-		size := int(h.EventSize)
-		cur.buf = grow(cur.buf, size-binlogfmt.HeaderLen)
-		if k, err := io.ReadFull(br, cur.buf[n+binlogfmt.HeaderLen:]); err != nil {
-			cur.buf = cur.buf[:n]
-			if err == io.ErrUnexpectedEOF || err == io.EOF {
-				rs.incomplete = fmt.Sprintf("truncated %s at offset %d (%d of %d bytes)", h.Type, off, binlogfmt.HeaderLen+k, size)
-				break
-			}
-			return fmt.Errorf("read %s at offset %d: %w", h.Type, off, err)
-		}
-		ev := cur.buf[n : n+size]
-		rs.types[h.Type]++
-		rs.events++
-		if h.Type == replication.FORMAT_DESCRIPTION_EVENT {
-			// The framer keeps parts of it; the buffer is reused.
-			ev = append([]byte(nil), ev...)
-		}
-		frame, err := fr.Next(ev)
-		if err != nil {
-			return fmt.Errorf("%s at offset %d: %w", h.Type, off, err)
-		}
-		if frame.Abandoned && open >= 0 {
-			// The source never finished it (crash, rollback mid-write): not a transaction.
-			cur.buf = append(cur.buf[:cur.txns[open].start], ev...)
-			n = cur.txns[open].start
-			ev = cur.buf[n : n+size]
-			cur.txns = cur.txns[:open]
-			open = -1
-		}
-		if frame.Meta {
-			cur.buf = cur.buf[:n] // decoders need no metadata events
-			if h.Type == replication.FORMAT_DESCRIPTION_EVENT {
-				if err := send(); err != nil {
-					return err
-				}
-				fde = ev
-				cur.fde = fde
-				rs.fd = fr.FormatDescription()
-			}
-			off += int64(size)
-			continue
-		}
-		if frame.Start {
-			cur.txns = append(cur.txns, txnSpan{start: n, pos: off})
-			open = len(cur.txns) - 1
-		}
-		if open < 0 {
-			return fmt.Errorf("%s at offset %d outside any transaction", h.Type, off)
-		}
-		t := &cur.txns[open]
-		t.events++
-		switch h.Type {
-		case replication.TRANSACTION_PAYLOAD_EVENT:
-			t.compressed = true
-		case replication.QUERY_EVENT:
-			if q := binlogfmt.QueryText(fr.Body(ev), rs.fd.PostHeaderLen(replication.QUERY_EVENT, 13)); !isControl(q) {
-				t.statement = true
-			}
-		case replication.MARIADB_QUERY_COMPRESSED_EVENT, replication.EXECUTE_LOAD_QUERY_EVENT:
-			t.statement = true
-		}
-		off += int64(size)
-		if frame.End {
-			t.end = n + size
-			t.info = fr.Txn()
-			open = -1
-			if len(cur.buf) >= o.ChunkSize {
-				if err := send(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if open >= 0 {
-		if rs.incomplete == "" {
-			rs.incomplete = fmt.Sprintf("the file ends inside a transaction that began at offset %d", cur.txns[open].pos)
-		}
-		cur.txns = cur.txns[:open]
-	}
-	return send()
-}
-
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) < n {
-		nb := make([]byte, len(b), 2*cap(b)+n)
-		copy(nb, b)
-		b = nb
-	}
-	return b[:len(b)+n]
 }
 
 // isControl reports whether a statement only delimits a transaction.

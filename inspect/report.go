@@ -103,7 +103,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  rows: %d written, %d updated, %d deleted in %d rows events\n", r.Rows.Written, r.Rows.Updated,
 		r.Rows.Deleted, r.Rows.Events)
 	if r.Largest.Bytes > 0 {
-		fmt.Fprintf(&b, "  largest transaction: %s at %d: %d bytes, %d events, %d rows\n", r.Largest.ID, r.Largest.Pos,
+		fmt.Fprintf(&b, "  largest transaction: %s (offset %d): %d bytes, %d events, %d rows\n", r.Largest.ID, r.Largest.Pos,
 			r.Largest.Bytes, r.Largest.Events, r.Largest.Rows)
 	}
 	fmt.Fprintf(&b, "  parallelism (transactions that could run at once with unlimited workers):\n")
@@ -127,7 +127,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	secs := r.Elapsed.Seconds()
 	if secs > 0 {
-		fmt.Fprintf(&b, "  inspected in %.2fs (%.0f MB/s)\n", secs, float64(r.Bytes)/secs/1e6)
+		fmt.Fprintf(&b, "  inspected in %.2fs (%.1f MB/s)\n", secs, float64(r.Bytes)/secs/1e6)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

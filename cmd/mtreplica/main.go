@@ -6,6 +6,7 @@
 //	mtreplica until --gtids SET | --file F --pos P                               start the applier until there
 //	mtreplica skip GTID | delay SECONDS | reset --yes                            (control commands use the admin endpoint)
 //	mtreplica replay --target DSN [--start-gtid SET] [--stop-gtid SET] ... FILE...   point-in-time recovery
+//	mtreplica inspect [--json] FILE...                                           summarise binlog files
 //	mtreplica demo                                                               local source + target, a workload, verify
 //	mtreplica version
 package main
@@ -36,6 +37,8 @@ func main() {
 		err = cmdDemo(os.Args[2:])
 	case "replay":
 		err = cmdReplay(os.Args[2:])
+	case "inspect":
+		err = cmdInspect(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("mtreplica", version)
 	case "help", "-h", "--help":
@@ -68,6 +71,7 @@ Commands:
            with its token (--admin-token-file FILE or $MTREPLICA_ADMIN_TOKEN).
   demo     start a local source and target, replicate a workload, verify
   replay   apply binlog files to a target with parallel workers (mtreplica replay --help)
+  inspect  summarise binlog files: events, transactions, GTIDs, rows, parallelism (--json)
   version  print the version
 `)
 }
