@@ -69,12 +69,16 @@ func workload(t *testing.T, src *mariadbtest.Server, phase, n int) {
 	}
 }
 
-func run(t *testing.T, files []string, rng Range, dst *mariadbtest.Server, workers int) Stats {
+func run(t *testing.T, files []string, rng Range, dst *mariadbtest.Server, workers int, rowApply ...string) Stats {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := Run(ctx, Options{Files: files, Range: rng, Target: applier.TargetOptions{Addr: dst.Addr(), User: "root"},
-		Workers: workers, WorkDir: t.TempDir()})
+	o := Options{Files: files, Range: rng, Target: applier.TargetOptions{Addr: dst.Addr(), User: "root"},
+		Workers: workers, WorkDir: t.TempDir()}
+	if len(rowApply) > 0 {
+		o.RowApply = rowApply[0]
+	}
+	st, err := Run(ctx, o)
 	if err != nil {
 		t.Fatalf("replay: %v (stats %+v)", err, st)
 	}
@@ -151,7 +155,7 @@ func TestReplayPointInTime(t *testing.T) {
 		if got := checksums(t, dst); got != mid {
 			t.Fatalf("after --stop-position=%d: %s, want %s", pos, got, mid)
 		}
-		run(t, from, Range{StartPosition: uint32(pos)}, dst, 16)
+		run(t, from, Range{StartPosition: uint32(pos)}, dst, 16, applier.RowApplyBinlog) // rows applied natively
 		if err := mariadbtest.Compare(ctx, src, dst, "pitr"); err != nil {
 			t.Fatal(err)
 		}

@@ -65,7 +65,7 @@ func parseReplay(args []string, onError flag.ErrorHandling) (opts replay.Options
 	fs.StringVar(&pwFile, "target-password-file", "", "file holding the target password (or set $MTREPLICA_TARGET_PASSWORD)")
 	fs.IntVar(&workers, "workers", 16, "parallel workers, each with its own target connection")
 	fs.StringVar(&tracking, "dependency-tracking", "logical-clock+writeset", "commit-order, logical-clock, writeset, database, or a combination joined by +")
-	fs.StringVar(&rowApply, "row-apply", "sql", "how row events are applied: sql (statements) or binlog (BINLOG statements, applied natively; MariaDB files, same table layout)")
+	fs.StringVar(&rowApply, "row-apply", "binlog", "how row events are applied: binlog (BINLOG statements applied natively, as mysqlbinlog output is: MariaDB files, the same table layout, BINLOG REPLAY privilege) or sql (statements, columns matched by name)")
 	fs.IntVar(&group, "group-transactions", 0, "at most this many consecutive transactions per target transaction (0: the engine's default; 1: none)")
 	fs.StringVar(&channel, "channel", "replay", "name of the replay in the target's progress table")
 	fs.StringVar(&startGTID, "start-gtid", "", "GTID set already on the target: its transactions are skipped (exclusive)")
