@@ -161,7 +161,7 @@ func testStatementFormat(t *testing.T, format string) {
 			t.Logf("%d transactions applied", st.TransactionsApplied)
 		})
 	}
-	// The same binlog replayed from its files (mtreplica replay).
+	// The same binlog replayed from its files (mtreplica replay, with its default native row apply).
 	t.Run("replay", func(t *testing.T) {
 		ctx := context.Background()
 		if err := src.Exec(ctx, "FLUSH BINARY LOGS"); err != nil {
@@ -172,7 +172,7 @@ func testStatementFormat(t *testing.T, format string) {
 			t.Fatal(err)
 		}
 		dst := mariadbtest.Start(t, mariadbtest.Options{})
-		rs, err := replay.Run(ctx, replay.Options{Files: files, Workers: 4, WorkDir: t.TempDir(),
+		rs, err := replay.Run(ctx, replay.Options{Files: files, Workers: 4, WorkDir: t.TempDir(), RowApply: applier.RowApplyBinlog,
 			Target: applier.TargetOptions{Addr: dst.Addr(), User: "root"}})
 		if err != nil {
 			t.Fatalf("replay: %v (%+v)", err, rs)
