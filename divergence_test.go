@@ -3,6 +3,7 @@ package mtreplica_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,62 @@ func TestDDLPendingRerun(t *testing.T) {
 	rows, err := dst.QueryRows(ctx, "SELECT COUNT(*) FROM mtreplica.applied_transactions WHERE state='ddl-pending'")
 	if err != nil || rows[0][0] != "0" {
 		t.Fatalf("pending rows left: %v %v", rows, err)
+	}
+}
+
+// TestDivergenceInGroup: a backlog is applied in groups; the transaction that
+// diverges is named exactly (its group is applied again one transaction at a
+// time), the transactions before it are applied, and nothing after it is. In
+// both row apply modes.
+func TestDivergenceInGroup(t *testing.T) {
+	for _, mode := range []string{applier.RowApplySQL, applier.RowApplyBinlog} {
+		t.Run(mode, func(t *testing.T) {
+			src, dst := pair(t)
+			relay := t.TempDir()
+			ctx := context.Background()
+			cfg := engineConfig(t, src, dst, relay)
+			cfg.RowApply = mode
+			r, stop := startEngine(t, cfg)
+			if err := src.Exec(ctx, "CREATE DATABASE dg", "CREATE TABLE dg.t (id INT PRIMARY KEY, v INT)", "INSERT INTO dg.t VALUES (1,1),(2,2)"); err != nil {
+				t.Fatal(err)
+			}
+			waitCaughtUp(t, src, dst, r, time.Minute)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := dst.Exec(ctx, "DELETE FROM dg.t WHERE id = 2"); err != nil {
+				t.Fatal(err)
+			}
+			for i := 10; i < 20; i++ {
+				if err := src.Exec(ctx, fmt.Sprintf("INSERT INTO dg.t VALUES (%d, %d)", i, i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := src.Exec(ctx, "UPDATE dg.t SET v = 20 WHERE id = 2"); err != nil {
+				t.Fatal(err)
+			}
+			bad, _ := src.GTIDPos(ctx)
+			for i := 30; i < 35; i++ {
+				if err := src.Exec(ctx, fmt.Sprintf("INSERT INTO dg.t VALUES (%d, %d)", i, i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r2, stop2 := startEngine(t, cfg)
+			deadline := time.Now().Add(time.Minute)
+			for r2.Status().LastSQLError == "" && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			err := stop2()
+			if err == nil || !strings.Contains(err.Error(), bad) {
+				t.Fatalf("Run returned %v: want an error naming the diverging transaction %s", err, bad)
+			}
+			rows, qerr := dst.QueryRows(ctx, "SELECT (SELECT COUNT(*) FROM dg.t WHERE id BETWEEN 10 AND 19), (SELECT COUNT(*) FROM dg.t WHERE id >= 30)")
+			if qerr != nil {
+				t.Fatal(qerr)
+			}
+			if rows[0][0] != "10" || rows[0][1] != "0" {
+				t.Fatalf("rows before the diverging transaction: %s of 10, after it: %s of 0", rows[0][0], rows[0][1])
+			}
+		})
 	}
 }

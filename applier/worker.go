@@ -197,6 +197,25 @@ func (w *Worker) apply(ctx context.Context, ts []*coordinator.Txn, gate coordina
 			return coordinator.ErrAborted
 		}
 		if !isTransient(err) {
+			if len(ts) > 1 && ctx.Err() == nil && !errors.Is(err, coordinator.ErrAborted) {
+				// Which transaction of the group failed, and why exactly: apply
+				// them one by one, in order, each its own target transaction
+				// (the group's turn is theirs: they are consecutive).
+				w.opts.Logger.Warn("group failed; applying its transactions one by one", "worker", w.opts.Name,
+					"first", t.ID(), "last", last.ID(), "err", err)
+				// Once the turn has come the group is never aborted: no
+				// member is committed and then applied again.
+				if err := gate.Wait(ctx); err != nil {
+					return err
+				}
+				for _, one := range ts {
+					w.one[0] = one
+					if err := w.apply(ctx, w.one[:], gate); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			return err
 		}
 		w.retries.Add(1)
