@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,10 +49,12 @@ func TestCloneVersusDump(t *testing.T) {
 	}
 	rounds := envInt("MTREPLICA_CLONE_BENCH_ROUNDS", 3)
 	secs := make([][]float64, len(methods))
+	cpus := make([][3][]float64, len(methods)) // CPU seconds of the source server, the target server, the client
 	for round := 0; round < rounds; round++ {
 		for i, m := range methods {
 			dst := newTarget()
-			var s float64
+			var s, client float64
+			srcCPU, dstCPU := procCPU(src.PID), procCPU(dst.PID)
 			if m.workers == 0 {
 				cmdline := fmt.Sprintf("mariadb-dump --single-transaction --host=127.0.0.1 --port=%d --user=root --databases sbtest | mariadb --host=127.0.0.1 --port=%d --user=root",
 					src.Port, dst.Port)
@@ -59,36 +62,47 @@ func TestCloneVersusDump(t *testing.T) {
 					t.Logf("%s", cmdline)
 				}
 				start := time.Now()
-				out, err := exec.Command("bash", "-o", "pipefail", "-c", cmdline).CombinedOutput()
+				cmd := exec.Command("bash", "-o", "pipefail", "-c", cmdline)
+				out, err := cmd.CombinedOutput()
 				s = time.Since(start).Seconds()
 				if err != nil {
 					t.Fatalf("%s: %v\n%s", cmdline, err, out)
 				}
+				client = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 			} else {
 				o := options(t, src, dst)
 				o.Workers, o.IndexesDuringLoad, o.ChunkRows, o.InsertBytes = m.workers, m.inline, 10000, 1<<20
 				o.ProgressInterval = 10 * time.Second
+				self := selfCPU()
 				res, err := clone.Run(ctx, o)
 				if err != nil {
 					t.Fatal(err)
 				}
 				s = res.Elapsed.Seconds()
+				client = selfCPU() - self
 			}
 			if err := mariadbtest.Compare(ctx, src, dst, "sbtest"); err != nil {
 				t.Fatalf("%s: the copy differs: %v", m.name, err)
 			}
+			srcCPU, dstCPU = procCPU(src.PID)-srcCPU, procCPU(dst.PID)-dstCPU
 			secs[i] = append(secs[i], s)
-			t.Logf("round %d: %s: %.1f s (load average %s)", round+1, m.name, s, loadavg())
+			for j, c := range []float64{srcCPU, dstCPU, client} {
+				cpus[i][j] = append(cpus[i][j], c)
+			}
+			t.Logf("round %d: %s: %.1f s; CPU s: source %.1f, target %.1f, client %.1f (load average %s)",
+				round+1, m.name, s, srcCPU, dstCPU, client, loadavg())
 			dst.Stop()
 		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d tables x %d rows (%d rows), %d CPUs, %d rounds (median; all runs in seconds)\n", tables, rows, tables*rows, nproc(), rounds)
-	fmt.Fprintf(&b, "| method | seconds (median) | rows/s | speed-up over the dump | runs |\n|---|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "| method | seconds (median) | rows/s | speed-up over the dump | CPU s: source + target + client (median) | runs (s) |\n|---|---:|---:|---:|---|---|\n")
 	base := median(secs[0])
 	for i, m := range methods {
 		md := median(secs[i])
-		fmt.Fprintf(&b, "| %s | %.1f | %.0f | %.2fx | %v |\n", m.name, md, total/md, base/md, fmtSecs(secs[i]))
+		c := [3]float64{median(cpus[i][0]), median(cpus[i][1]), median(cpus[i][2])}
+		fmt.Fprintf(&b, "| %s | %.1f | %.0f | %.2fx | %.1f + %.1f + %.1f = %.1f | %v |\n", m.name, md, total/md, base/md,
+			c[0], c[1], c[2], c[0]+c[1]+c[2], fmtSecs(secs[i]))
 	}
 	t.Log(b.String())
 }
@@ -130,4 +144,27 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// procCPU returns the user and system CPU seconds process pid has used (Linux /proc; 100 ticks per second).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100
+}
+
+// selfCPU returns this process's user and system CPU seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
