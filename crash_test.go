@@ -29,8 +29,9 @@ func buildBinary(t *testing.T) string {
 
 // TestKillNine kills the daemon with SIGKILL at random moments, at least 20
 // times, while the source keeps writing, restarting it each time (serially,
-// with 4 workers in commit order, with 8 workers committing out of order:
-// a restart must cope with the holes the last leaves); at the end
+// with 4 workers in commit order, with 8 workers committing out of order,
+// with 4 workers applying row events natively (BINLOG statements):
+// a restart must cope with the holes out-of-order commits leave); at the end
 // the target equals the source: nothing lost, nothing applied twice (a second
 // apply would fail on the progress table's primary key or on a duplicate row,
 // and stop the engine).
@@ -80,11 +81,13 @@ func TestKillNine(t *testing.T) {
 	for i := 0; i < kills; i++ {
 		// Serial and parallel runs, with and without commit order, take turns.
 		runArgs := append([]string(nil), args...)
-		switch i % 3 {
+		switch i % 4 {
 		case 1:
 			runArgs = append(runArgs, "--workers", "4")
 		case 2:
 			runArgs = append(runArgs, "--workers", "8", "--preserve-commit-order=false")
+		case 3:
+			runArgs = append(runArgs, "--workers", "4", "--row-apply", "binlog")
 		}
 		cmd := exec.Command(bin, runArgs...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
