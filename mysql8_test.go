@@ -226,3 +226,142 @@ func TestMySQL8StreamLogicalClock(t *testing.T) {
 	}
 	t.Logf("independent transactions: %d overlapping pairs of 6; runs %v", overlaps, runs)
 }
+
+// mysql8Target starts a MariaDB target with the table shop.items of mysql8Stream.
+func mysql8Target(t *testing.T) *mariadbtest.Server {
+	t.Helper()
+	dst := mariadbtest.Start(t, mariadbtest.Options{})
+	if err := dst.Exec(context.Background(), "CREATE DATABASE shop",
+		"CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, qty INT, made DATETIME(3) NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+var itemsTable = &binlogenc.TableMap{TableID: 77, Schema: "shop", Table: "items", Metadata: true, PrimaryKey: []int{0},
+	Columns: []binlogenc.Column{
+		{Name: "id", Type: mysql.MYSQL_TYPE_LONG},
+		{Name: "name", Type: mysql.MYSQL_TYPE_VARCHAR, Meta: 400},
+		{Name: "qty", Type: mysql.MYSQL_TYPE_LONG, Nullable: true},
+		{Name: "made", Type: mysql.MYSQL_TYPE_DATETIME2, Meta: 3},
+	}}
+
+// insertTxn returns one transaction inserting row id into shop.items, after gtid (a GTID or anonymous GTID event).
+func insertTxn(enc *binlogenc.Encoder, g binlogenc.GTID, id int32, compressed bool) []byte {
+	in := enc
+	if compressed {
+		in = enc.Inner()
+	}
+	body := [][]byte{in.Begin(), in.TableMap(itemsTable), in.MustRows(&binlogenc.Rows{Type: replication.WRITE_ROWS_EVENTv2,
+		Table: itemsTable, Flags: replication.RowsEventStmtEndFlag,
+		Rows: [][]any{{id, fmt.Sprintf("item %d", id), id * 10, "2026-11-24 08:00:00.5"}}}), in.XID(uint64(id))}
+	out := enc.GTID(g)
+	if compressed {
+		return append(out, enc.TransactionPayload(body...)...)
+	}
+	return binlogenc.Append(out, body...)
+}
+
+// runUntilRows replicates from the fake source until shop.items has want rows.
+func runUntilRows(t *testing.T, cfg mtreplica.Config, dst *mariadbtest.Server, want int) *mtreplica.Replica {
+	t.Helper()
+	r, stop := startEngine(t, cfg)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st := r.Status()
+		if st.LastSQLError != "" || st.LastIOError != "" {
+			t.Fatalf("replica stopped: SQL %q, IO %q", st.LastSQLError, st.LastIOError)
+		}
+		rows, err := dst.QueryRows(context.Background(), "SELECT COUNT(*) FROM shop.items")
+		if err == nil && len(rows) == 1 && rows[0][0] == fmt.Sprint(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shop.items has %v rows after a minute, want %d (status %+v)", rows, want, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return r
+}
+
+// TestMySQL84TaggedGTIDs: a MySQL 8.4 stream mixing untagged and tagged GTIDs (uuid:tag:gno) replicates, and the
+// progress table records both streams.
+func TestMySQL84TaggedGTIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a MariaDB server")
+	}
+	sid := binlogenc.UUID(mysql8UUID)
+	enc := binlogenc.New(binlogenc.MySQL8, 1)
+	enc.ServerVersion, enc.Timestamp = "8.4.3", uint32(time.Now().Unix())
+	f := enc.File()
+	f = append(f, insertTxn(enc, binlogenc.GTID{SID: sid, GNO: 1, LastCommitted: 0, SequenceNumber: 1}, 1, false)...)
+	f = append(f, insertTxn(enc, binlogenc.GTID{SID: sid, Tag: "batch", GNO: 1, LastCommitted: 1, SequenceNumber: 2}, 2, false)...)
+	f = append(f, insertTxn(enc, binlogenc.GTID{SID: sid, Tag: "batch", GNO: 2, LastCommitted: 1, SequenceNumber: 3}, 3, true)...)
+	f = append(f, insertTxn(enc, binlogenc.GTID{SID: sid, GNO: 2, LastCommitted: 3, SequenceNumber: 4}, 4, false)...)
+	src := fakesource.New(mysql8UUID)
+	src.Vars["version"] = "8.4.3"
+	if err := src.AddFile("binlog.000001", f); err != nil {
+		t.Fatal(err)
+	}
+	port := src.Serve(t)
+	dst := mysql8Target(t)
+	cfg := mtreplica.Config{
+		Source: mtreplica.SourceConfig{Flavor: gtid.MySQL, Host: "127.0.0.1", Port: port, User: fakesource.User,
+			Password: fakesource.Password, HeartbeatPeriod: time.Second, ConnectRetry: 50 * time.Millisecond},
+		Target: applier.TargetOptions{Addr: dst.Addr(), User: "root"}, RelayDir: t.TempDir(), Workers: 4,
+		DependencyTracking: "logical-clock", Logger: testLogger(t),
+	}
+	runUntilRows(t, cfg, dst, 4)
+	c, err := dst.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ex, err := applier.Progress{Schema: "mtreplica"}.Load(c, gtid.MySQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{mysql8UUID + ":1-2", mysql8UUID + ":batch:1-2"}
+	for _, w := range want {
+		if !strings.Contains(ex.Set.String(), w) {
+			t.Errorf("progress %q lacks %s", ex.Set, w)
+		}
+	}
+}
+
+// TestMySQLAnonymousTransactions: a source with gtid_mode=OFF writes ANONYMOUS_GTID events (still with a logical
+// clock); the replica starts from a file and position and replicates them in parallel.
+func TestMySQLAnonymousTransactions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a MariaDB server")
+	}
+	enc := binlogenc.New(binlogenc.MySQL8, 1)
+	enc.Timestamp = uint32(time.Now().Unix())
+	f := enc.File()
+	for i := int32(1); i <= 6; i++ {
+		f = append(f, insertTxn(enc, binlogenc.GTID{Anonymous: true, LastCommitted: 0, SequenceNumber: int64(i)}, i, i%2 == 0)...)
+	}
+	src := fakesource.New(mysql8UUID)
+	src.Vars["gtid_mode"] = "OFF"
+	if err := src.AddFile("binlog.000001", f); err != nil {
+		t.Fatal(err)
+	}
+	port := src.Serve(t)
+	dst := mysql8Target(t)
+	cfg := mtreplica.Config{
+		Source: mtreplica.SourceConfig{Flavor: gtid.MySQL, Host: "127.0.0.1", Port: port, User: fakesource.User,
+			Password: fakesource.Password, HeartbeatPeriod: time.Second, ConnectRetry: 50 * time.Millisecond},
+		Target: applier.TargetOptions{Addr: dst.Addr(), User: "root"}, RelayDir: t.TempDir(), Workers: 4,
+		DependencyTracking: "logical-clock", StartFile: "binlog.000001", StartPos: 4, Logger: testLogger(t),
+	}
+	r := runUntilRows(t, cfg, dst, 6)
+	if pos := src.DumpPositions(); len(pos) == 0 || pos[0].Name != "binlog.000001" || pos[0].Pos != 4 {
+		t.Errorf("COM_BINLOG_DUMP positions %v", pos)
+	}
+	if st := r.Status(); st.TransactionsApplied < 6 {
+		t.Errorf("%d transactions applied, want 6", st.TransactionsApplied)
+	}
+}
