@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 
+	"github.com/mtreplica/mtreplica/coordinator"
 	"github.com/mtreplica/mtreplica/internal/gtid"
 )
 
@@ -140,6 +141,20 @@ func (p Progress) appendRecord(b *strings.Builder, stream string, seq uint64, se
 
 // appendPrune appends the statements that raise the low-water mark to seq and
 // delete the rows it covers.
+// appendRecords is appendRecord for several transactions in one multi-row
+// INSERT (state 'applied'): one statement for a group's progress rows.
+func (p Progress) appendRecords(b *strings.Builder, ts []*coordinator.Txn) {
+	fmt.Fprintf(b, "INSERT INTO %s (channel, stream, seq, server_id, source_file, source_pos, state) VALUES ", p.table("applied_transactions"))
+	ch := quoteString(p.Channel)
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		stream, seq := t.ProgressKey()
+		fmt.Fprintf(b, "(%s, %s, %d, %d, %s, %d, 'applied')", ch, quoteString(stream), seq, t.Info.GTID.ServerID, quoteString(t.Info.SourceFile), t.Info.EndPos)
+	}
+}
+
 func (p Progress) appendPrune(b *strings.Builder, stream string, seq uint64, serverID uint32, file string, pos uint32) {
 	fmt.Fprintf(b, "INSERT INTO %s (channel, stream, seq, server_id, source_file, source_pos) VALUES (%s, %s, %d, %d, %s, %d) "+
 		"ON DUPLICATE KEY UPDATE seq=GREATEST(seq, VALUES(seq)), server_id=VALUES(server_id), source_file=VALUES(source_file), source_pos=VALUES(source_pos)",

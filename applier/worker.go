@@ -285,10 +285,12 @@ func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coor
 		if err := w.addBody(ctx, t); err != nil {
 			return err
 		}
-		stream, seq := t.ProgressKey()
-		w.sep()
-		w.opts.Progress.appendRecord(&w.buf, stream, seq, t.Info.GTID.ServerID, t.Info.SourceFile, t.Info.EndPos, "applied")
-		w.expect = append(w.expect, expectation{kind: "progress", sql: "record progress", txn: t})
+	}
+	// The progress rows of the whole group in one statement.
+	w.sep()
+	w.opts.Progress.appendRecords(&w.buf, ts)
+	w.expect = append(w.expect, expectation{kind: "progress", sql: "record progress", txn: ts[len(ts)-1]})
+	for _, t := range ts {
 		for _, m := range t.Prune {
 			w.sep()
 			w.opts.Progress.appendPrune(&w.buf, m.Stream, m.Seq, m.ServerID, m.SourceFile, m.SourcePos)
