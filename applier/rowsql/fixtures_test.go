@@ -67,6 +67,8 @@ var expectedRenderErrors = map[string]error{
 // fixtureStats is what one fixture gave.
 type fixtureStats struct {
 	events, rowsEvents, statements int
+	payloadRows, undecoded         int    // rows events from TRANSACTION_PAYLOADs; rows events without their table map
+	version                        string // the format description's server version
 	renderErrs                     []error
 	sql                            bytes.Buffer // generated SQL, for golden files
 }
@@ -103,9 +105,16 @@ func parseFixture(t *testing.T, path string, keepSQL bool) (st *fixtureStats, pa
 	var out []Statement
 	onEvent := func(e *replication.BinlogEvent) error {
 		st.events++
+		if fd, ok := e.Event.(*replication.FormatDescriptionEvent); ok {
+			st.version = fd.ServerVersion
+		}
 		render := func(h *replication.EventHeader, ev replication.Event) {
 			re, ok := ev.(*replication.RowsEvent)
-			if !ok || re.Table == nil {
+			if !ok {
+				return
+			}
+			if re.Table == nil {
+				st.undecoded++
 				return
 			}
 			st.rowsEvents++
@@ -127,6 +136,9 @@ func parseFixture(t *testing.T, path string, keepSQL bool) (st *fixtureStats, pa
 		}
 		if tp, ok := e.Event.(*replication.TransactionPayloadEvent); ok {
 			for _, inner := range tp.Events {
+				if _, ok := inner.Event.(*replication.RowsEvent); ok {
+					st.payloadRows++
+				}
 				render(inner.Header, inner.Event)
 			}
 			return nil
@@ -290,4 +302,42 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return ""
+}
+
+// TestMySQL8FixtureRows: every MySQL 8.x and 9.x fixture's rows events are decoded (table map attached) and become
+// statements, the ones inside compressed TRANSACTION_PAYLOADs included.
+func TestMySQL8FixtureRows(t *testing.T) {
+	dir := fixturesDir(t)
+	files, payload := 0, 0
+	for _, name := range fixtureFiles(t, dir) {
+		if brokenFixtures[name] {
+			continue
+		}
+		st, err := parseFixture(t, filepath.Join(dir, name), false)
+		v := st.version
+		if v == "" || v[0] < '8' || v[0] > '9' || strings.Contains(strings.ToLower(v), "mariadb") {
+			continue
+		}
+		files++
+		payload += st.payloadRows
+		if err != nil {
+			t.Errorf("%s (%s): parse: %v", name, v, err)
+		}
+		if st.undecoded > 0 {
+			t.Errorf("%s (%s): %d rows events without their table map", name, v, st.undecoded)
+		}
+		if st.rowsEvents > 0 && st.statements == 0 {
+			t.Errorf("%s (%s): %d rows events but no statement", name, v, st.rowsEvents)
+		}
+		if expectedRenderErrors[name] == nil && len(st.renderErrs) > 0 {
+			t.Errorf("%s (%s): %v", name, v, st.renderErrs[0])
+		}
+		t.Logf("%s (%s): %d rows events (%d in payloads), %d statements", name, v, st.rowsEvents, st.payloadRows, st.statements)
+	}
+	if files == 0 {
+		t.Skip("no MySQL 8 fixture")
+	}
+	if payload == 0 {
+		t.Error("no rows event inside a TRANSACTION_PAYLOAD in any fixture")
+	}
 }
