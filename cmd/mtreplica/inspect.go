@@ -47,12 +47,12 @@ under logical-clock and writeset dependency tracking.
 	defer stop()
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
-	var failed error
+	failed := 0
 	for i, f := range files {
 		r, err := inspect.File(ctx, f, inspect.Options{Decoders: *decoders})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "mtreplica:", err)
-			failed = fmt.Errorf("inspect: %d of %d files failed", countFailed(failed)+1, len(files))
+			failed++
 			continue
 		}
 		if *asJSON {
@@ -68,13 +68,8 @@ under logical-clock and writeset dependency tracking.
 			return err
 		}
 	}
-	return failed
-}
-
-func countFailed(err error) int {
-	var n, total int
-	if err != nil {
-		fmt.Sscanf(err.Error(), "inspect: %d of %d", &n, &total)
+	if failed > 0 {
+		return fmt.Errorf("inspect: %d of %d files failed", failed, len(files))
 	}
-	return n
+	return nil
 }
