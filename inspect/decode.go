@@ -102,7 +102,8 @@ func (d *decoder) decodeChunk(c *chunk) (res *chunkResult, err error) {
 		return nil, err
 	}
 	res = &chunkResult{c: c, res: make([]txnResult, len(c.txns))}
-	d.keys = d.keys[:0]
+	// A new slice per chunk: the results keep subslices of it.
+	d.keys = make([]deptrack.Key, 0, max(cap(d.keys), 1024))
 	for i := range c.txns {
 		t := &c.txns[i]
 		r := &res.res[i]
@@ -130,7 +131,7 @@ func (d *decoder) decodeChunk(c *chunk) (res *chunkResult, err error) {
 				}
 			}
 		}
-		r.keys = append([]deptrack.Key(nil), d.keys[start:]...)
+		r.keys = d.keys[start:len(d.keys):len(d.keys)]
 	}
 	return res, nil
 }

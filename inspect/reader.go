@@ -101,7 +101,7 @@ func readChunks(ctx context.Context, file string, r io.Reader, o *Options, rs *r
 		rd.buf = rd.newBuf(rd.buf[upTo:])
 		rd.p -= upTo
 		base += int64(upTo)
-		txns = nil
+		txns = make([]txnSpan, 0, cap(txns))
 		return nil
 	}
 	for {

@@ -3,6 +3,7 @@ package binlogfmt
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -81,6 +82,10 @@ type Framer struct {
 	txn        TxnInfo
 	sourceFile string
 	lastPos    uint32
+	// the last MySQL GTID's server UUID and tag, and their stream name (one per source: built once)
+	lastSID    [16]byte
+	lastTag    string
+	lastStream string
 }
 
 // FormatDescription returns the stream's current format description (nil before the first).
@@ -338,14 +343,33 @@ func (f *Framer) startGTID(h Header, ev []byte) (err error) {
 
 func (f *Framer) mysqlGTID(h Header, e *replication.GTIDEvent) {
 	if h.Type != replication.ANONYMOUS_GTID_EVENT && len(e.SID) == 16 {
-		u := e.SID
-		uuid := fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-		f.txn.GTID = gtid.MySQLGTID(uuid, e.Tag.String(), uint64(e.GNO))
+		tag := e.Tag.String()
+		if f.lastStream == "" || string(f.lastSID[:]) != string(e.SID) || f.lastTag != tag {
+			copy(f.lastSID[:], e.SID)
+			f.lastTag = tag
+			f.lastStream = gtid.MySQLGTID(formatUUID(e.SID), tag, 0).Stream
+		}
+		f.txn.GTID = gtid.GTID{Flavor: gtid.MySQL, Stream: f.lastStream, Seq: uint64(e.GNO)}
 	}
 	f.txn.LastCommitted, f.txn.SequenceNumber = e.LastCommitted, e.SequenceNumber
 	if e.OriginalCommitTimestamp != 0 {
 		f.txn.OriginalCommit = time.UnixMicro(int64(e.OriginalCommitTimestamp))
 	}
+}
+
+// formatUUID formats a 16-byte server UUID as 8-4-4-4-12 lowercase hex.
+func formatUUID(u []byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:36], u[10:16])
+	return string(b[:])
 }
 
 // queryText returns the statement text of a QUERY event (nil when malformed or compressed).

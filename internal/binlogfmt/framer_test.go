@@ -156,3 +156,10 @@ func FuzzFramer(f *testing.F) {
 		fr.Next(ev)
 	})
 }
+
+func TestFormatUUID(t *testing.T) {
+	u := []byte{0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42, 0x95, 0x62}
+	if got := formatUUID(u); got != "3e11fa47-71ca-11e1-9e33-c80aa9429562" {
+		t.Errorf("formatUUID = %s", got)
+	}
+}
