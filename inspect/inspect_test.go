@@ -14,6 +14,8 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/mtreplica/mtreplica/internal/binlogenc"
+	"github.com/mtreplica/mtreplica/internal/binlogfmt"
+	"github.com/mtreplica/mtreplica/relaylog"
 )
 
 const uuid = "9d1f2a34-6b7c-11ef-8a01-0242ac130003"
@@ -211,4 +213,52 @@ func TestLeanDecoderMatchesGoMySQL(t *testing.T) {
 		compared++
 	}
 	t.Logf("%d files compared", compared)
+}
+
+// TestInspectRelayLog: a relay log segment (format description, then the artificial ROTATE naming the source file)
+// inspects like the source's binlog: same transactions, rows and logical-clock figures.
+func TestInspectRelayLog(t *testing.T) {
+	file := testFile(t)
+	dir := t.TempDir()
+	log, err := relaylog.Open(relaylog.Options{Dir: dir, Sync: relaylog.SyncPolicy{Mode: relaylog.SyncNever}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the dump protocol sends it: a fake ROTATE naming the file, then the file's events.
+	if err := log.Append(binlogfmt.EncodeRotate(1, 4, "binlog.000007", false)); err != nil {
+		t.Fatal(err)
+	}
+	for off := 4; off < len(file); {
+		n := int(binary.LittleEndian.Uint32(file[off+9:]))
+		if err := log.Append(file[off : off+n]); err != nil {
+			t.Fatal(err)
+		}
+		off += n
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "relay-bin.0*"))
+	if len(segs) != 1 {
+		t.Fatalf("relay log segments %v, want one", segs)
+	}
+	var txns, written int64
+	var lc Parallelism
+	for _, s := range segs {
+		r, err := File(context.Background(), s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		txns += r.Transactions
+		written += r.Rows.Written
+		lc = r.Parallelism["logical-clock"]
+	}
+	want, err := Reader(context.Background(), "binlog.000007", bytes.NewReader(file), int64(len(file)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (txns != want.Transactions || written != want.Rows.Written || lc != want.Parallelism["logical-clock"]) {
+		t.Errorf("relay log: %d transactions, %d rows written, logical clock %+v; binlog: %d, %d, %+v", txns, written,
+			lc, want.Transactions, want.Rows.Written, want.Parallelism["logical-clock"])
+	}
 }
