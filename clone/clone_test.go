@@ -410,3 +410,43 @@ func TestCloneFilter(t *testing.T) {
 		t.Fatalf("cloned %d tables, target has %v; want app.t only", res.Tables, rows)
 	}
 }
+
+// TestCloneStartsOverForKeylessTable: a clone stopped while a table without a key is loading cannot be resumed
+// from a later snapshot (the binlog replay would duplicate its rows): the next run starts over, and the result
+// still equals the source.
+func TestCloneStartsOverForKeylessTable(t *testing.T) {
+	src, dst := pair(t)
+	ctx := context.Background()
+	if err := src.Exec(ctx, "CREATE DATABASE seq", "CREATE DATABASE app", "CREATE TABLE app.nokey (a INT, v VARCHAR(10))",
+		"INSERT INTO app.nokey SELECT seq % 10, 'x' FROM seq.seq_1_to_2000",
+		"CREATE TABLE app.t (id INT PRIMARY KEY, v INT)", "INSERT INTO app.t SELECT seq, seq FROM seq.seq_1_to_2000"); err != nil {
+		t.Fatal(err)
+	}
+	o := options(t, src, dst)
+	o.MaxRowsPerSecond = 500 // the keyless table (first in line) takes 4 s
+	cctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	_, err := clone.Run(cctx, o)
+	cancel()
+	if err == nil {
+		t.Fatal("the throttled clone finished within 1.5 s")
+	}
+	rows, qerr := dst.QueryRows(ctx, "SELECT COUNT(*) FROM mtreplica.clone_chunks WHERE db = 'app' AND tbl = 'nokey' AND done = 0")
+	if qerr != nil || rows[0][0] != "1" {
+		t.Fatalf("the keyless table's chunk should be unfinished: %v %v (run error %v)", rows, qerr, err)
+	}
+	// A write between the two snapshots, to a table without a key.
+	if err := src.Exec(ctx, "INSERT INTO app.nokey VALUES (1, 'new')", "UPDATE app.t SET v = 0 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	o.MaxRowsPerSecond = 0
+	res, err := clone.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed {
+		t.Fatalf("the clone resumed instead of starting over: %+v", res)
+	}
+	if err := mariadbtest.Compare(ctx, src, dst, "app"); err != nil {
+		t.Fatal(err)
+	}
+}
