@@ -42,7 +42,16 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 		if next < len(c.window) && c.window[next].t.Dep <= c.low {
 			head, workCh = c.window[next], work
 			// Set before the send, like the prune marks: the worker reads it.
-			c.formGroup(next)
+			if open := c.formGroup(next); open && next > 0 && len(incoming) > 0 {
+				// A group that is not first in line, could take more
+				// transactions and has more coming waits for them: it cannot
+				// commit before the one ahead of it anyway, and a full group
+				// costs one commit where small ones cost many (with many idle
+				// workers, every transaction would otherwise leave alone).
+				head, workCh = nil, nil
+			}
+		}
+		if head != nil {
 			if (dispatched+1)%c.opts.PruneEvery == 0 && head.t.Prune == nil {
 				// Set before the send: the worker reads it. Marks only grow, so
 				// they stay valid if this dispatch happens later.
@@ -110,24 +119,28 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 // this, at a statement (it commits implicitly), at a streamed transaction
 // (a barrier, applied alone), at one already running or
 // done, and at the size bounds. Called with c.mu held.
-func (c *Coordinator) formGroup(i int) {
+//
+// It reports whether the group is open: it stopped only because the window
+// had nothing more, so it could grow as the reader queues more.
+func (c *Coordinator) formGroup(i int) (open bool) {
 	lead := c.window[i]
 	lead.group = append(lead.group[:0], lead)
 	if !c.grouping || lead.t.Statement || lead.t.Streamed {
-		return
+		return false
 	}
 	isHead := i == 0 // retire has run: everything before window[0] is committed
 	bytes := lead.t.Bytes
 	for k := i + 1; k < len(c.window) && len(lead.group) < c.opts.GroupTxns; k++ {
 		e := c.window[k]
 		if e.done || e.running || e.t.Statement || e.t.Streamed || (e.t.Dep > c.low && !isHead) {
-			break
+			return false
 		}
 		if bytes += e.t.Bytes; bytes > c.opts.GroupBytes {
-			break
+			return false
 		}
 		lead.group = append(lead.group, e)
 	}
+	return len(lead.group) < c.opts.GroupTxns && i+len(lead.group) == len(c.window)
 }
 
 func openTurn(e *entry) {
