@@ -139,6 +139,25 @@ func TestReplayPointInTime(t *testing.T) {
 			t.Fatalf("second full replay: %+v, want everything skipped", s)
 		}
 	})
+	t.Run("relay-log", func(t *testing.T) {
+		// Replay writes a relay log; its segments are binlog files too: replay them into another target.
+		work := t.TempDir()
+		first := mariadbtest.Start(t, mariadbtest.Options{})
+		if _, err := Run(ctx, Options{Files: files, Target: applier.TargetOptions{Addr: first.Addr(), User: "root"},
+			Workers: 4, WorkDir: work, KeepRelayLog: true}); err != nil {
+			t.Fatal(err)
+		}
+		segs, _ := filepath.Glob(filepath.Join(work, "relay", "relay-bin.[0-9]*"))
+		if len(segs) == 0 {
+			t.Fatal("no relay log segments kept")
+		}
+		dst := mariadbtest.Start(t, mariadbtest.Options{})
+		s := run(t, segs, Range{}, dst, 4)
+		if err := mariadbtest.Compare(ctx, src, dst, "pitr"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d relay log segments: %+v", len(segs), s)
+	})
 	t.Run("position", func(t *testing.T) {
 		dst := mariadbtest.Start(t, mariadbtest.Options{})
 		pos, _ := strconv.ParseUint(midPos, 10, 32)
