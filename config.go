@@ -76,7 +76,7 @@ type Config struct {
 	// GroupTransactions bounds how many consecutive transactions a worker may
 	// apply as one target transaction (one COMMIT; the target's visible state
 	// stays a prefix of the source's history). Only transactions already read
-	// are grouped, so an idle source adds no latency. Default 32; 1 disables.
+	// are grouped, so an idle source adds no latency. Default 128; 1 disables.
 	GroupTransactions int
 	// RowApply is how row events are applied on the target: "sql" (default:
 	// statements generated from the row images, columns matched by name) or

@@ -85,7 +85,7 @@ var options = []option{
 	{name: "channel", help: "replication channel name in the progress table"},
 	{name: "replica_parallel_workers", kind: kInt, help: "parallel workers, each with its own target connection (default 1)", aliases: []string{"workers"}},
 	{name: "replica_preserve_commit_order", kind: kBool, help: "commit in source order (default true)", aliases: []string{"preserve_commit_order"}},
-	{name: "group_transactions", kind: kInt, help: "consecutive transactions a worker may apply as one target transaction (default 32; 1: one each)"},
+	{name: "group_transactions", kind: kInt, help: "consecutive transactions a worker may apply as one target transaction (default 128; 1: one each)"},
 	{name: "row_apply", help: "how row events are applied: sql (default; statements, columns matched by name) or binlog (BINLOG statements: the target applies the events natively; MariaDB source, same table layout, BINLOG REPLAY privilege)"},
 	{name: "dependency_tracking", help: "commit-order, logical-clock, writeset, database, or a combination with + (default logical-clock+writeset)"},
 	{name: "idempotent", kind: kBool, help: "ignore missing rows and duplicate keys instead of stopping (replica_exec_mode=IDEMPOTENT)"},
