@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtreplica/mtreplica/applier"
 	"github.com/mtreplica/mtreplica/internal/mariadbtest"
 )
 
@@ -124,12 +125,18 @@ func TestParallelModes(t *testing.T) {
 		for _, preserve := range []bool{true, false} {
 			for _, workers := range []int{1, 4, 16} {
 				name := fmt.Sprintf("%s/preserve=%v/workers=%d", strings.ReplaceAll(mode, "+", "_"), preserve, workers)
+				if workers == 16 {
+					name += "/rows=binlog"
+				}
 				t.Run(name, func(t *testing.T) {
 					dst := mariadbtest.Start(t, mariadbtest.Options{})
 					cfg := engineConfig(t, src, dst, t.TempDir())
 					cfg.DependencyTracking = mode
 					cfg.Workers = workers
 					cfg.UnorderedCommits = !preserve
+					if workers == 16 {
+						cfg.RowApply = applier.RowApplyBinlog // native row apply under the most concurrency
+					}
 					start := time.Now()
 					r, stop := startEngine(t, cfg)
 					waitCaughtUp(t, src, dst, r, 2*time.Minute)
