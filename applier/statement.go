@@ -20,7 +20,7 @@ import (
 
 // statementSession is the one target connection on which every transaction
 // carrying statement events (statement-based DML, DDL, INTVAR/RAND/USER_VAR,
-// LOAD DATA) runs, in source order (docs/design-decisions.md, "Statement-based binlogs").
+// LOAD DATA) runs, in source order (docs/design-decisions.md, "Statement-based binlogs and replay").
 // The workers of one coordinator share it through their PendingSet.
 type statementSession struct {
 	mu     sync.Mutex
