@@ -257,7 +257,7 @@ func TestInspectRelayLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if (txns != want.Transactions || written != want.Rows.Written || lc != want.Parallelism["logical-clock"]) {
+	if txns != want.Transactions || written != want.Rows.Written || lc != want.Parallelism["logical-clock"] {
 		t.Errorf("relay log: %d transactions, %d rows written, logical clock %+v; binlog: %d, %d, %+v", txns, written,
 			lc, want.Transactions, want.Rows.Written, want.Parallelism["logical-clock"])
 	}
