@@ -12,12 +12,27 @@
 // GTID set read from the progress table at start) are skipped, so a restart
 // applies exactly the missing ones.
 //
-// The Coordinator owns the goroutines: Run reads, assembles and dispatches on
-// one goroutine and runs each worker on its own. The queue between them is
-// bounded in bytes (Options.QueueBytes), not only in transactions. This issue's
-// engine runs one worker (serial apply, commit order trivially preserved); the
-// seam for the parallel scheduler is the dispatch step (see dispatch in
-// coordinator.go), which decides when a transaction may start.
+// The Coordinator owns the goroutines (Run): a reader (assembles, skips what
+// the target holds, filters, computes dependencies through Options.Dependency,
+// queues within Options.QueueBytes), a dispatcher (hands ready transactions to
+// idle workers in source order, opens commit turns, advances the low-water
+// mark), one goroutine per Worker, and the order-inversion deadlock detector.
+//
+// # Groups
+//
+// A GroupWorker (the applier's) is handed a group: a ready transaction and up
+// to Options.GroupTxns consecutive ones after it that are ready too (or, for
+// the first uncommitted transaction, depend only on earlier members), applied
+// as one target transaction with one commit. Only what has been read is
+// grouped, so an idle source sees groups of one. The lead stands for its group
+// in commit order, aborts and deadlock detection.
+//
+// # Large transactions
+//
+// With Options.Reopen, a transaction larger than Options.StreamBytes is not
+// held: the Assembler marks it Streamed without keeping (or decoding) its
+// events, it runs as a barrier, and its worker reads it again from the relay
+// log in bounded batches (Txn.OpenEvents).
 //
 // Shutdown: cancelling Run's context stops the reader, lets a worker finish or
 // abandon (roll back) its current transaction, and returns. The first error of
