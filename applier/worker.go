@@ -176,7 +176,11 @@ func (w *Worker) apply(ctx context.Context, ts []*coordinator.Txn, gate coordina
 		if err = w.connect(ctx); err != nil && isConnError(err) {
 			unreachable++
 		} else if err == nil {
-			stop := context.AfterFunc(ctx, func() { w.conn.Close() })
+			// Cancellation interrupts a statement in flight by closing the
+			// socket itself: go-mysql's Conn.Close writes state its reader
+			// uses, a data race with the read it means to stop.
+			sock := w.conn.Conn.Conn
+			stop := context.AfterFunc(ctx, func() { sock.Close() })
 			err = w.applyOnce(ctx, ts, gate)
 			if !stop() {
 				w.conn = nil // closed by cancellation

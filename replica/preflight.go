@@ -64,7 +64,8 @@ func (c *Client) Preflight(ctx context.Context) (*SourceInfo, error) {
 		return nil, fmt.Errorf("preflight: connect to %s: %w", c.addr(), err)
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	sock := conn.Conn.Conn // the socket: go-mysql's Close races with a read in flight
+	stop := context.AfterFunc(ctx, func() { sock.Close() })
 	defer stop()
 	info, err := c.preflightConn(conn, false)
 	if ctx.Err() != nil {
