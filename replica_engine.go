@@ -138,7 +138,7 @@ func (r *Replica) Run(ctx context.Context) (err error) {
 		TLS: cfg.Source.TLS, HeartbeatPeriod: cfg.Source.HeartbeatPeriod, ConnectRetry: cfg.Source.ConnectRetry,
 		MaxReconnects: cfg.Source.RetryCount, ReadTimeout: cfg.Source.NetTimeout, // SOURCE_RETRY_COUNT, replica_net_timeout
 		AllowStatementFormat: cfg.Source.AllowStatementFormat,
-		Logger:               log.With("component", "receiver"), Registerer: cfg.Registerer,
+		Logger:               log, Registerer: cfg.Registerer, // the receiver names itself in its logs
 	}, relay)
 	if err != nil {
 		return fmt.Errorf("receiver: %w", err)
