@@ -149,7 +149,11 @@ func TestMySQL8StreamLogicalClock(t *testing.T) {
 		RelayDir:           t.TempDir(),
 		Workers:            4,
 		DependencyTracking: "logical-clock",
-		Logger:             testLogger(t),
+		// One transaction per worker dispatch: the test checks that the
+		// schedule lets independent transactions overlap, which a group of
+		// them applied on one connection would not show.
+		GroupTransactions: 1,
+		Logger:            testLogger(t),
 	}
 	r, stop := startEngine(t, cfg)
 

@@ -48,7 +48,7 @@ func (w *Worker) native(t *coordinator.Txn) bool {
 // statement event in between (MIXED) sends what is pending first.
 type binlogRows struct {
 	raw     []byte
-	tables  []string // tables of the pending rows events, for errors
+	tables  []*replication.TableMapEvent // tables of the pending rows events, named only in the statement's description
 	fdeConn *client.Conn
 	fde     []byte // the format description last sent on fdeConn
 	b64     []byte
@@ -62,11 +62,8 @@ func (w *Worker) addBinlogTableMap(ev *replication.BinlogEvent) {
 // is sent at the end of its statement (a BINLOG statement never splits one).
 func (w *Worker) addBinlogRows(t *coordinator.Txn, ev *replication.BinlogEvent, e *replication.RowsEvent) error {
 	w.bin.raw = append(w.bin.raw, ev.RawData...)
-	if e.Table != nil {
-		name := fmt.Sprintf("`%s`.`%s`", e.Table.Schema, e.Table.Table)
-		if !slices.Contains(w.bin.tables, name) {
-			w.bin.tables = append(w.bin.tables, name)
-		}
+	if e.Table != nil && (len(w.bin.tables) == 0 || w.bin.tables[len(w.bin.tables)-1] != e.Table) {
+		w.bin.tables = append(w.bin.tables, e.Table)
 	}
 	if e.Flags&replication.RowsEventStmtEndFlag != 0 && len(w.bin.raw) >= w.opts.MaxPacketBytes*3/4 {
 		return w.sendBinlogRows(t)
@@ -85,7 +82,13 @@ func (w *Worker) sendBinlogRows(t *coordinator.Txn) error {
 		w.addBinlog(fde, "format description (BINLOG)")
 		w.bin.fdeConn, w.bin.fde = w.conn, fde
 	}
-	w.addBinlog(w.bin.raw, "row events on "+strings.Join(w.bin.tables, ", ")+" (BINLOG)")
+	var named []string // once per BINLOG statement, not per event
+	for _, tm := range w.bin.tables {
+		if name := fmt.Sprintf("`%s`.`%s`", tm.Schema, tm.Table); !slices.Contains(named, name) {
+			named = append(named, name)
+		}
+	}
+	w.addBinlog(w.bin.raw, "row events on "+strings.Join(named, ", ")+" (BINLOG)")
 	w.bin.raw, w.bin.tables = w.bin.raw[:0], w.bin.tables[:0]
 	return w.flush(t)
 }

@@ -73,7 +73,9 @@ func (s *SkipErrors) Counts() map[uint16]uint64 {
 }
 
 // Wrap returns a worker that applies with w and skips what the policy lists.
-// With no codes it returns w itself.
+// With no codes it returns w itself. The wrapper applies one transaction at a
+// time (it is not a coordinator.GroupWorker): a skip then never takes other
+// transactions of a group with it.
 func (s *SkipErrors) Wrap(w coordinator.Worker) coordinator.Worker {
 	if s == nil || len(s.codes) == 0 {
 		return w

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -286,7 +285,7 @@ func (d *decoder) payload(ev []byte, r *txnResult, res *chunkResult) error {
 	}
 	comp, usize := uint64(compressionZSTD), uint64(0)
 	for {
-		t, n := readLenEnc(body)
+		t, n := binlogfmt.ReadLenEnc(body)
 		if n == 0 {
 			return fmt.Errorf("payload header truncated")
 		}
@@ -294,11 +293,11 @@ func (d *decoder) payload(ev []byte, r *txnResult, res *chunkResult) error {
 		if t == payloadEndMark {
 			break
 		}
-		l, n := readLenEnc(body)
+		l, n := binlogfmt.ReadLenEnc(body)
 		if n == 0 || uint64(len(body)-n) < l {
 			return fmt.Errorf("payload header field %d truncated", t)
 		}
-		v, _ := readLenEnc(body[n : n+int(l)])
+		v, _ := binlogfmt.ReadLenEnc(body[n : n+int(l)])
 		switch t {
 		case payloadCompression:
 			comp = v
@@ -349,28 +348,4 @@ func (d *decoder) payload(ev []byte, r *txnResult, res *chunkResult) error {
 
 func (d *decoder) checksum() bool {
 	return len(d.fde) > binlogfmt.ChecksumLen && d.fde[len(d.fde)-binlogfmt.ChecksumLen-1] == byte(replication.BINLOG_CHECKSUM_ALG_CRC32)
-}
-
-func readLenEnc(b []byte) (v uint64, n int) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	switch b[0] {
-	case 0xfc:
-		if len(b) < 3 {
-			return 0, 0
-		}
-		return uint64(b[1]) | uint64(b[2])<<8, 3
-	case 0xfd:
-		if len(b) < 4 {
-			return 0, 0
-		}
-		return uint64(b[1]) | uint64(b[2])<<8 | uint64(b[3])<<16, 4
-	case 0xfe:
-		if len(b) < 9 {
-			return 0, 0
-		}
-		return binary.LittleEndian.Uint64(b[1:]), 9
-	}
-	return uint64(b[0]), 1
 }

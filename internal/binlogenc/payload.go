@@ -1,11 +1,12 @@
 package binlogenc
 
 import (
-	"encoding/binary"
 	"sync"
 
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/mtreplica/mtreplica/internal/binlogfmt"
 )
 
 // Inner returns an encoder for the events a TRANSACTION_PAYLOAD holds: same
@@ -64,7 +65,7 @@ func (e *Encoder) TransactionPayload(events ...[]byte) []byte {
 // body (header and checksum stripped). ok is false when the header is malformed.
 func PayloadSize(body []byte) (size uint64, ok bool) {
 	for len(body) > 0 {
-		t, n := readLenEnc(body)
+		t, n := binlogfmt.ReadLenEnc(body)
 		if n == 0 {
 			return 0, false
 		}
@@ -72,12 +73,12 @@ func PayloadSize(body []byte) (size uint64, ok bool) {
 		if t == payloadEndMark {
 			return size, true
 		}
-		l, n := readLenEnc(body)
+		l, n := binlogfmt.ReadLenEnc(body)
 		if n == 0 || uint64(len(body)-n) < l {
 			return 0, false
 		}
 		if t == payloadSizeField {
-			v, m := readLenEnc(body[n : n+int(l)])
+			v, m := binlogfmt.ReadLenEnc(body[n : n+int(l)])
 			if m == 0 {
 				return 0, false
 			}
@@ -86,28 +87,4 @@ func PayloadSize(body []byte) (size uint64, ok bool) {
 		body = body[n+int(l):]
 	}
 	return 0, false
-}
-
-func readLenEnc(b []byte) (v uint64, n int) {
-	if len(b) == 0 {
-		return 0, 0
-	}
-	switch b[0] {
-	case 0xfc:
-		if len(b) < 3 {
-			return 0, 0
-		}
-		return uint64(b[1]) | uint64(b[2])<<8, 3
-	case 0xfd:
-		if len(b) < 4 {
-			return 0, 0
-		}
-		return uint64(b[1]) | uint64(b[2])<<8 | uint64(b[3])<<16, 4
-	case 0xfe:
-		if len(b) < 9 {
-			return 0, 0
-		}
-		return binary.LittleEndian.Uint64(b[1:]), 9
-	}
-	return uint64(b[0]), 1
 }

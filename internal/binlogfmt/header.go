@@ -102,3 +102,30 @@ func ClearInUse(ev []byte, withChecksum bool) {
 		FixChecksum(ev)
 	}
 }
+
+// ReadLenEnc reads a length-encoded integer (the binlog's and the client
+// protocol's packed integer) from the start of b and returns it with the
+// bytes it took; n is 0 when b is too short or empty.
+func ReadLenEnc(b []byte) (v uint64, n int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	switch b[0] {
+	case 0xfc:
+		if len(b) < 3 {
+			return 0, 0
+		}
+		return uint64(b[1]) | uint64(b[2])<<8, 3
+	case 0xfd:
+		if len(b) < 4 {
+			return 0, 0
+		}
+		return uint64(b[1]) | uint64(b[2])<<8 | uint64(b[3])<<16, 4
+	case 0xfe:
+		if len(b) < 9 {
+			return 0, 0
+		}
+		return binary.LittleEndian.Uint64(b[1:]), 9
+	}
+	return uint64(b[0]), 1
+}
