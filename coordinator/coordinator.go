@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/mtreplica/mtreplica/coordinator/schedule"
 	"github.com/mtreplica/mtreplica/relaylog"
 )
 
@@ -247,24 +248,31 @@ func (w *WorkerStatus) accrue(now time.Time) {
 // entry is a transaction between dispatch and commit.
 type entry struct {
 	t       *Txn
-	turn    chan struct{} // closed when t may commit
-	abort   chan struct{} // closed to abort t
-	worker  int           // the worker applying it, -1 when none
-	running bool          // dispatched and not finished
+	slot    schedule.Slot[*entry] // its place in the scheduler's window
+	turn    chan struct{}         // closed when t may commit
+	abort   chan struct{}         // closed to abort t
+	worker  int                   // the worker applying it, -1 when none
 	started time.Time
-	aborts  int
-	done    bool
 	waiting bool // the worker is waiting for the commit turn
-	// group is what a dispatched lead carries: itself and the transactions
-	// after it applied in the same target transaction. lead is set on every
-	// member of a dispatched group (on the lead, to itself); nil otherwise.
-	group []*entry
-	lead  *entry
+	skipped bool // the target holds it: committed as far as ordering goes
 }
+
+func newEntry(t *Txn) *entry {
+	e := &entry{t: t, worker: -1}
+	e.slot = schedule.Slot[*entry]{Seq: t.Seq, Dep: t.Dep, Bytes: t.Bytes, Alone: t.Statement || t.Streamed, Value: e}
+	return e
+}
+
+func (e *entry) running() bool { return e.slot.Running() }
+func (e *entry) done() bool    { return e.slot.Done() }
 
 // member reports whether e runs inside another entry's group: the lead
 // stands for the whole group in ordering, aborts and deadlock detection.
-func (e *entry) member() bool { return e.lead != nil && e.lead != e }
+func (e *entry) member() bool { return e.slot.Member() }
+
+// group returns the group a dispatched lead carries: itself and the
+// transactions after it applied in the same target transaction.
+func (e *entry) group() []*schedule.Slot[*entry] { return e.slot.Group() }
 
 type result struct {
 	e      *entry
@@ -283,9 +291,11 @@ type Coordinator struct {
 
 	mu     sync.Mutex
 	status Status
-	window []*entry // read and dispatched-or-waiting, not yet committed, in Seq order
-	popped int      // entries retire removed from the window's head, for the dispatcher's index
-	low    uint64   // every Seq <= low is committed or skipped
+	// sched is the window of transactions read and not yet committed (its
+	// Low: every Seq <= Low is committed or skipped). Changed only by the
+	// dispatcher, with mu held.
+	sched   *schedule.Scheduler[*entry]
+	retired []*schedule.Slot[*entry] // scratch for sched
 	// lastStall is the Seq of the last head whose stall was broken (once per head).
 	lastStall uint64
 	lowCh     chan struct{}
@@ -319,6 +329,11 @@ func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 			c.grouping = false
 		}
 	}
+	cfg := schedule.Config{GroupTxns: 1, GroupBytes: opts.GroupBytes}
+	if c.grouping {
+		cfg.GroupTxns = opts.GroupTxns
+	}
+	c.sched = schedule.New[*entry](cfg, 0)
 	c.status.Workers = make([]WorkerStatus, len(workers))
 	for i := range c.status.Workers {
 		c.status.Workers[i] = WorkerStatus{WorkerID: i + 1, ServiceState: "ON", stateSince: time.Now()}
@@ -346,9 +361,9 @@ func (c *Coordinator) Status() Status {
 	if s.State == "" && c.applyingState != nil {
 		s.State = "Applying " + c.applyingState.ID()
 	}
-	for _, e := range c.window {
-		if !e.done {
-			s.OldestPending = e.t.CommitTime()
+	for _, sl := range c.sched.Window() {
+		if !sl.Done() {
+			s.OldestPending = sl.Value.t.CommitTime()
 			break
 		}
 	}
@@ -438,7 +453,8 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 			c.mu.Unlock()
 			c.metrics.skipped.Inc()
 			// A skipped transaction is committed as far as ordering goes.
-			e := &entry{t: t, done: true, worker: -1}
+			e := newEntry(t)
+			e.skipped = true
 			if err := c.enqueue(ctx, out, e, false); err != nil {
 				return err
 			}
@@ -476,7 +492,8 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 		if isBarrier {
 			barrier = t.Seq
 		}
-		e := &entry{t: t, turn: make(chan struct{}), abort: make(chan struct{}), worker: -1}
+		e := newEntry(t)
+		e.turn, e.abort = make(chan struct{}), make(chan struct{})
 		if err := c.enqueue(ctx, out, e, true); err != nil {
 			return err
 		}
@@ -504,7 +521,7 @@ func (c *Coordinator) enqueue(ctx context.Context, out chan<- *entry, e *entry, 
 func (c *Coordinator) waitLow(ctx context.Context, seq uint64) error {
 	for {
 		c.mu.Lock()
-		low, ch := c.low, c.lowCh
+		low, ch := c.sched.Low(), c.lowCh
 		c.mu.Unlock()
 		if low >= seq {
 			return nil

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mtreplica/mtreplica/coordinator/schedule"
 )
 
 // Mark is a progress low-water mark for one stream: every transaction of the
@@ -17,48 +19,28 @@ type Mark struct {
 	SourcePos  uint32
 }
 
-// dispatch owns the window: it appends what the reader queued, hands the first
-// undispatched transaction to an idle worker once its dependency has committed
-// (in Seq order, never past a blocked one), opens commit turns, and retires
+// dispatch owns the window (c.sched): it adds what the reader queued, hands
+// the next ready group to an idle worker (schedule.Scheduler.Next: in Seq
+// order, never past a blocked transaction), opens commit turns, and retires
 // committed transactions.
 func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work chan<- *entry, results <-chan result) error {
-	next := 0 // index in c.window of the next transaction to dispatch
 	dispatched := 0
 	readerDone := false
 	for {
 		c.mu.Lock()
-		c.retire()
-		next -= c.popped // retire shifts the window
-		c.popped = 0
-		if next < 0 {
-			next = 0
-		}
-		// The next candidate: skip what is done or running.
-		for next < len(c.window) && (c.window[next].done || c.window[next].running) {
-			next++
-		}
 		var head *entry
 		var workCh chan<- *entry
-		if next < len(c.window) && c.window[next].t.Dep <= c.low {
-			head, workCh = c.window[next], work
-			// Set before the send, like the prune marks: the worker reads it.
-			if open := c.formGroup(next); open && next > 0 && len(incoming) > 0 {
-				// A group that is not first in line, could take more
-				// transactions and has more coming waits for them: it cannot
-				// commit before the one ahead of it anyway, and a full group
-				// costs one commit where small ones cost many (with many idle
-				// workers, every transaction would otherwise leave alone).
-				head, workCh = nil, nil
-			}
-		}
-		if head != nil {
+		// A group behind the head that could still grow waits while the
+		// reader has more queued (see schedule.Scheduler.Next).
+		if lead := c.sched.Next(len(incoming) > 0); lead != nil {
+			head, workCh = lead.Value, work
 			if (dispatched+1)%c.opts.PruneEvery == 0 && head.t.Prune == nil {
 				// Set before the send: the worker reads it. Marks only grow, so
 				// they stay valid if this dispatch happens later.
 				head.t.Prune = c.markList()
 			}
 		}
-		idle := len(c.window) == 0
+		idle := c.sched.Len() == 0
 		c.mu.Unlock()
 		if readerDone && idle {
 			return nil
@@ -70,77 +52,30 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 				continue
 			}
 			c.mu.Lock()
-			c.window = append(c.window, e)
+			c.retire(c.sched.Add(&e.slot, e.skipped))
 			c.mu.Unlock()
 		case workCh <- head:
 			c.mu.Lock()
+			c.sched.Start(&head.slot)
 			now := time.Now()
-			for _, m := range head.group {
-				m.running, m.started, m.lead = true, now, head
+			group := head.group()
+			for _, m := range group {
+				m.Value.started = now
 			}
 			if !c.opts.PreserveCommitOrder {
 				openTurn(head)
 			}
 			dispatched++
-			next += len(head.group)
 			c.mu.Unlock()
-			c.metrics.dispatched.Add(float64(len(head.group)))
+			c.metrics.dispatched.Add(float64(len(group)))
 		case r := <-results:
 			if err := c.finish(r); err != nil {
 				return err
 			}
-			c.mu.Lock()
-			next -= c.popped
-			c.popped = 0
-			if next < 0 {
-				next = 0
-			}
-			// An aborted transaction is dispatched again, before anything after it.
-			if r.err != nil {
-				for i, e := range c.window {
-					if e == r.e && i < next {
-						next = i
-					}
-				}
-			}
-			c.mu.Unlock()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-}
-
-// formGroup sets the group of the transaction at window index i, which is
-// ready to dispatch: itself, then as many of the transactions right after it
-// as may run in the same target transaction. A member must be ready too
-// (every dependency committed), or, when the lead is the first uncommitted
-// transaction, may depend on the members before it: they run before it on
-// the same connection. The group stops at the first transaction that fails
-// this, at a statement (it commits implicitly), at a streamed transaction
-// (a barrier, applied alone), at one already running or
-// done, and at the size bounds. Called with c.mu held.
-//
-// It reports whether the group is open: it stopped only because the window
-// had nothing more, so it could grow as the reader queues more.
-func (c *Coordinator) formGroup(i int) (open bool) {
-	lead := c.window[i]
-	lead.group = append(lead.group[:0], lead)
-	if !c.grouping || lead.t.Statement || lead.t.Streamed {
-		return false
-	}
-	isHead := i == 0 // retire has run: everything before window[0] is committed
-	bytes := lead.t.Bytes
-	for k := i + 1; k < len(c.window) && len(lead.group) < c.opts.GroupTxns; k++ {
-		e := c.window[k]
-		if e.done || e.running || e.t.Statement || e.t.Streamed || (e.t.Dep > c.low && !isHead) {
-			return false
-		}
-		if bytes += e.t.Bytes; bytes > c.opts.GroupBytes {
-			return false
-		}
-		lead.group = append(lead.group, e)
-	}
-	return len(lead.group) < c.opts.GroupTxns && i+len(lead.group) == len(c.window)
 }
 
 func openTurn(e *entry) {
@@ -154,53 +89,55 @@ func (c *Coordinator) finish(r result) error {
 	e := r.e
 	if r.err == nil {
 		c.mu.Lock()
-		group := e.group
-		e.group = nil
+		var group []*schedule.Slot[*entry]
+		group, c.retired = c.sched.Committed(&e.slot, c.retired[:0])
+		n := len(group)
+		last := group[n-1].Value.t
 		for _, m := range group {
-			m.done, m.running, m.worker, m.waiting, m.lead = true, false, -1, false, nil
+			m.Value.worker, m.Value.waiting = -1, false
+			c.budget.Release(c.weight(m.Value.t))
 		}
-		c.retire()
-		last := group[len(group)-1].t
+		c.retire(c.retired)
 		low := last.Next
-		for _, x := range c.window {
-			if !x.done {
-				low = x.t.Start
+		for _, sl := range c.sched.Window() {
+			if !sl.Done() {
+				low = sl.Value.t.Start
 				break
 			}
 		}
-		c.status.Applied += uint64(len(group))
+		c.status.Applied += uint64(n)
 		c.lastApplied = last
 		c.status.LastCommitTime = last.CommitTime()
 		c.status.RelayPos = last.Next
 		c.status.SourceFile = last.Info.SourceFile
 		c.status.ExecSourcePos = last.Info.EndPos
-		c.mu.Unlock()
-		for _, m := range group {
-			c.budget.Release(c.weight(m.t))
-		}
-		c.metrics.applied.Add(float64(len(group)))
-		c.metrics.lagSeconds.Set(time.Since(last.CommitTime()).Seconds())
-		if len(group) > 1 {
-			c.metrics.groupedTxns.Add(float64(len(group)))
-		}
+		var applied []*Txn
 		if c.opts.OnApplied != nil {
-			for _, m := range group {
-				c.opts.OnApplied(m.t, low)
+			applied = make([]*Txn, n)
+			for i, m := range group {
+				applied[i] = m.Value.t
 			}
+		}
+		c.mu.Unlock()
+		c.metrics.applied.Add(float64(n))
+		c.metrics.lagSeconds.Set(time.Since(last.CommitTime()).Seconds())
+		if n > 1 {
+			c.metrics.groupedTxns.Add(float64(n))
+		}
+		for _, t := range applied {
+			c.opts.OnApplied(t, low)
 		}
 		return nil
 	}
 	if errors.Is(r.err, ErrAborted) {
 		c.mu.Lock()
-		for _, m := range e.group {
-			m.running, m.worker, m.waiting, m.lead = false, -1, false, nil
+		for _, m := range e.group() {
+			m.Value.worker, m.Value.waiting = -1, false
 		}
-		e.group = nil
-		e.aborts++
+		// Next time, only once everything before it has committed.
+		aborts := c.sched.Aborted(&e.slot)
 		e.abort = make(chan struct{})
-		e.t.Dep = e.t.Seq - 1 // next time, only once everything before has committed
 		c.status.Aborts++
-		aborts := e.aborts
 		c.mu.Unlock()
 		c.metrics.aborts.Inc()
 		if aborts > c.opts.MaxAborts {
@@ -212,24 +149,19 @@ func (c *Coordinator) finish(r result) error {
 	return r.err
 }
 
-// retire drops committed transactions from the head of the window, advances
-// the low-water mark and opens the next commit turn. Called with c.mu held.
-func (c *Coordinator) retire() {
-	moved := false
-	for len(c.window) > 0 && c.window[0].done {
-		t := c.window[0].t
-		c.low = t.Seq
+// retire takes note of the transactions the scheduler retired (committed or
+// skipped, at the head of the window): progress marks, the low-water channel,
+// and the next commit turn. Called with c.mu held.
+func (c *Coordinator) retire(retired []*schedule.Slot[*entry]) {
+	for _, sl := range retired {
+		t := sl.Value.t
 		stream, seq := t.ProgressKey()
 		c.marks[stream] = Mark{Stream: stream, Seq: seq, ServerID: t.Info.GTID.ServerID, SourceFile: t.Info.SourceFile, SourcePos: t.Info.EndPos}
-		c.window[0] = nil
-		c.window = c.window[1:]
-		c.popped++
-		moved = true
 	}
-	if len(c.window) > 0 && c.opts.PreserveCommitOrder {
-		openTurn(c.window[0])
+	if head := c.sched.Head(); head != nil && c.opts.PreserveCommitOrder && head.Value.turn != nil {
+		openTurn(head.Value)
 	}
-	if moved {
+	if len(retired) > 0 {
 		close(c.lowCh)
 		c.lowCh = make(chan struct{})
 	}
@@ -255,10 +187,11 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 			return ctx.Err()
 		}
 		c.mu.Lock()
-		for _, m := range e.group {
-			m.worker = i
+		group := e.group() // fixed while it runs: only finish changes it
+		for _, m := range group {
+			m.Value.worker = i
 		}
-		n := len(e.group)
+		n := len(group)
 		c.status.State, c.applyingState = "", e.t
 		c.mu.Unlock()
 		c.workerState(i, e.t, n, true, false)
@@ -267,8 +200,8 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 		var err error
 		if n > 1 {
 			txns = txns[:0]
-			for _, m := range e.group { // fixed while it runs: only finish changes it
-				txns = append(txns, m.t)
+			for _, m := range group {
+				txns = append(txns, m.Value.t)
 			}
 			err = w.(GroupWorker).ApplyGroup(ctx, txns, gate)
 		} else {
@@ -279,7 +212,7 @@ func (c *Coordinator) runWorker(ctx context.Context, i int, w Worker, work <-cha
 			c.mu.Lock()
 			ws := &c.status.Workers[i]
 			ws.TransactionsApplied += uint64(n)
-			ws.lastApplied = e.group[n-1].t
+			ws.lastApplied = group[n-1].Value.t
 			c.mu.Unlock()
 		} else if !errors.Is(err, ErrAborted) && ctx.Err() == nil {
 			c.mu.Lock()
@@ -336,11 +269,11 @@ func (g *workerGate) Wait(ctx context.Context) error {
 	g.e.waiting = true
 	abort := g.e.abort
 	g.c.mu.Unlock()
-	g.c.workerState(g.worker, g.e.t, len(g.e.group), false, true)
+	g.c.workerState(g.worker, g.e.t, len(g.e.group()), false, true)
 	start := time.Now()
 	defer func() {
 		g.c.metrics.commitWaitSeconds.Observe(time.Since(start).Seconds())
-		g.c.workerState(g.worker, g.e.t, len(g.e.group), true, false)
+		g.c.workerState(g.worker, g.e.t, len(g.e.group()), true, false)
 		g.c.mu.Lock()
 		g.e.waiting = false
 		g.c.mu.Unlock()
@@ -377,8 +310,8 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		}
 		c.mu.Lock()
 		suspect := false
-		for _, e := range c.window {
-			if e.running && !e.member() && !e.waiting && time.Since(e.started) > 50*time.Millisecond {
+		for _, sl := range c.sched.Window() {
+			if e := sl.Value; e.running() && !e.member() && !e.waiting && time.Since(e.started) > 50*time.Millisecond {
 				suspect = true
 				break
 			}
@@ -406,8 +339,8 @@ func (c *Coordinator) detectInversions(ctx context.Context) {
 		var victims []victim
 		byConn := map[uint32]*entry{}
 		c.mu.Lock()
-		for _, e := range c.window {
-			if e.running && !e.member() && e.worker >= 0 {
+		for _, sl := range c.sched.Window() {
+			if e := sl.Value; e.running() && !e.member() && e.worker >= 0 {
 				if id := c.workers[e.worker].ConnectionID(); id != 0 {
 					byConn[id] = e
 				}
@@ -472,18 +405,19 @@ const headStall = 2 * time.Second
 // than headStall while later transactions are running. Called with c.mu held.
 func (c *Coordinator) stalledHead() *entry {
 	var head *entry
-	for _, e := range c.window {
-		if e.done || e.member() {
+	for _, sl := range c.sched.Window() {
+		e := sl.Value
+		if e.done() || e.member() {
 			continue
 		}
 		if head == nil {
-			if !e.running || e.waiting || time.Since(e.started) < headStall || e.t.Seq == c.lastStall {
+			if !e.running() || e.waiting || time.Since(e.started) < headStall || e.t.Seq == c.lastStall {
 				return nil
 			}
 			head = e
 			continue
 		}
-		if e.running {
+		if e.running() {
 			return head
 		}
 	}
@@ -498,8 +432,9 @@ func (c *Coordinator) breakStall(ctx context.Context, head *entry) {
 	var victims []victim
 	c.mu.Lock()
 	c.lastStall = head.t.Seq
-	for _, e := range c.window {
-		if !e.running || e.member() || e.t.Seq <= head.t.Seq || e.worker < 0 {
+	for _, sl := range c.sched.Window() {
+		e := sl.Value
+		if !e.running() || e.member() || e.t.Seq <= head.t.Seq || e.worker < 0 {
 			continue
 		}
 		if v, ok := c.abortEntry(e); ok {

@@ -14,6 +14,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
+	"strconv"
 )
 
 var version = "dev"
@@ -23,6 +25,7 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
+	stopProfile := startCPUProfile()
 	var err error
 	switch os.Args[1] {
 	case "run":
@@ -48,9 +51,33 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
+	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mtreplica:", err)
 		os.Exit(1)
+	}
+}
+
+// startCPUProfile writes a CPU profile of the whole process to
+// $MTREPLICA_CPUPROFILE.<pid> when that variable is set (for measuring the
+// daemon under the bench harness, whose children inherit the environment).
+// The profile is complete when the command returns (after SIGINT/SIGTERM for run).
+func startCPUProfile() (stop func()) {
+	base := os.Getenv("MTREPLICA_CPUPROFILE")
+	if base == "" {
+		return func() {}
+	}
+	f, err := os.Create(base + "." + strconv.Itoa(os.Getpid()))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mtreplica: MTREPLICA_CPUPROFILE:", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 
