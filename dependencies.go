@@ -70,6 +70,9 @@ func (d *dependencies) dep(t *coordinator.Txn) (uint64, bool, error) {
 // keyed soundly.
 func (d *dependencies) keysOf(t *coordinator.Txn) (barrier bool, err error) {
 	d.keys, d.dbs = d.keys[:0], d.dbs[:0]
+	if err := t.DecodeRows(); err != nil {
+		return false, err
+	}
 	for _, ev := range t.Events {
 		switch e := ev.Event.(type) {
 		case *replication.RowsEvent:

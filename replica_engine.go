@@ -346,6 +346,13 @@ func (r *Replica) runApplier(ctx context.Context) error {
 	mode, _ := deptrack.ParseMode(cfg.DependencyTracking)
 	deps := newDependencies(ctx, mode, cfg.Target, schemas)
 	defer deps.close()
+	dependency := deps.dep
+	if cfg.Workers == 1 {
+		// One worker applies in source order whatever the dependencies: the
+		// coordinator's default (each transaction after the one before it,
+		// statements as barriers) without extracting writesets.
+		dependency = nil
+	}
 	monitor := &lockMonitor{target: cfg.Target}
 	defer monitor.close()
 	var reg *scopedRegisterer // a coordinator's metrics live as long as it does
@@ -364,8 +371,11 @@ func (r *Replica) runApplier(ctx context.Context) error {
 		LockWaits:           monitor.lockWaits,
 		Interrupt:           monitor.interrupt,
 		Filter:              cfg.txnFilter(), // replication filters
-		Dependency:          deps.dep,
-		Hold:                r.hold,
+		Dependency:          dependency,
+		// Row images are decoded by whoever needs them: writeset extraction,
+		// or a worker applying rows as SQL; native row apply needs none.
+		DeferRows: true,
+		Hold:      r.hold,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()
 			r.mu.Lock()

@@ -51,7 +51,6 @@ type binlogRows struct {
 	tables  []*replication.TableMapEvent // tables of the pending rows events, named only in the statement's description
 	fdeConn *client.Conn
 	fde     []byte // the format description last sent on fdeConn
-	b64     []byte
 }
 
 func (w *Worker) addBinlogTableMap(ev *replication.BinlogEvent) {
@@ -95,9 +94,8 @@ func (w *Worker) sendBinlogRows(t *coordinator.Txn) error {
 
 func (w *Worker) addBinlog(raw []byte, what string) {
 	w.sep()
-	w.bin.b64 = base64.StdEncoding.AppendEncode(w.bin.b64[:0], raw)
 	w.buf.WriteString("BINLOG '")
-	w.buf.Write(w.bin.b64)
+	w.buf.b = base64.StdEncoding.AppendEncode(w.buf.b, raw) // in place: no copy of the encoding
 	w.buf.WriteByte('\'')
 	w.expect = append(w.expect, expectation{sql: what, kind: "binlog", txn: w.cur})
 }

@@ -134,16 +134,14 @@ func (p Progress) Reset(c *client.Conn) error {
 }
 
 // appendRecord appends the INSERT of a progress row.
-func (p Progress) appendRecord(b *strings.Builder, stream string, seq uint64, serverID uint32, file string, pos uint32, state string) {
+func (p Progress) appendRecord(b sqlWriter, stream string, seq uint64, serverID uint32, file string, pos uint32, state string) {
 	fmt.Fprintf(b, "INSERT INTO %s (channel, stream, seq, server_id, source_file, source_pos, state) VALUES (%s, %s, %d, %d, %s, %d, '%s')",
 		p.table("applied_transactions"), quoteString(p.Channel), quoteString(stream), seq, serverID, quoteString(file), pos, state)
 }
 
-// appendPrune appends the statements that raise the low-water mark to seq and
-// delete the rows it covers.
 // appendRecords is appendRecord for several transactions in one multi-row
 // INSERT (state 'applied'): one statement for a group's progress rows.
-func (p Progress) appendRecords(b *strings.Builder, ts []*coordinator.Txn) {
+func (p Progress) appendRecords(b sqlWriter, ts []*coordinator.Txn) {
 	fmt.Fprintf(b, "INSERT INTO %s (channel, stream, seq, server_id, source_file, source_pos, state) VALUES ", p.table("applied_transactions"))
 	ch := quoteString(p.Channel)
 	for i, t := range ts {
@@ -155,7 +153,9 @@ func (p Progress) appendRecords(b *strings.Builder, ts []*coordinator.Txn) {
 	}
 }
 
-func (p Progress) appendPrune(b *strings.Builder, stream string, seq uint64, serverID uint32, file string, pos uint32) {
+// appendPrune appends the statements that raise the low-water mark to seq and
+// delete the rows it covers.
+func (p Progress) appendPrune(b sqlWriter, stream string, seq uint64, serverID uint32, file string, pos uint32) {
 	fmt.Fprintf(b, "INSERT INTO %s (channel, stream, seq, server_id, source_file, source_pos) VALUES (%s, %s, %d, %d, %s, %d) "+
 		"ON DUPLICATE KEY UPDATE seq=GREATEST(seq, VALUES(seq)), server_id=VALUES(server_id), source_file=VALUES(source_file), source_pos=VALUES(source_pos)",
 		p.table("low_water"), quoteString(p.Channel), quoteString(stream), seq, serverID, quoteString(file), pos)

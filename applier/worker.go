@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +78,8 @@ type Worker struct {
 	retries atomic.Uint64
 
 	// the packet being built
-	buf    strings.Builder
+	buf    queryPacket // packet.go
+	rbuf   []byte      // replies are read into it
 	expect []expectation
 	stmts  []rowsql.Statement
 	cur    *coordinator.Txn // the transaction whose statements are being added
@@ -404,6 +404,9 @@ func (w *Worker) addRows(t *coordinator.Txn, h *replication.EventHeader, e *repl
 			Err: errors.New("rows event without its table map")}
 	}
 	schema, table := string(e.Table.Schema), string(e.Table.Table)
+	if err := t.DecodeRows(); err != nil { // left undecoded by the reader (coordinator.Options.DeferRows)
+		return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: h.LogPos, Statement: h.EventType.String(), Err: err}
+	}
 	if !w.rowSession {
 		w.add(rowSessionSQL, "control")
 		w.rowSession = true
@@ -473,7 +476,7 @@ func (w *Worker) flush(t *coordinator.Txn) error {
 	}
 	i := 0
 	var failure error
-	_, err := w.conn.ExecuteMultiple(w.buf.String(), func(r *mysql.Result, err error) {
+	err := w.buf.execute(w.conn, &w.rbuf, func(r *mysql.Result, err error) {
 		if i >= len(w.expect) {
 			i++
 			return
@@ -502,6 +505,11 @@ func (w *Worker) flush(t *coordinator.Txn) error {
 		failure = fmt.Errorf("target answered %d results for %d statements", i, len(w.expect))
 	}
 	if err != nil || failure != nil {
+		if errors.Is(err, errUnexpectedReply) && w.conn != nil {
+			w.conn.Close() // its replies are out of step: no ROLLBACK on it
+			w.conn = nil
+			w.connID.Store(0)
+		}
 		w.rollback()
 		if err != nil {
 			return &ApplyError{Txn: t.ID(), SourceFile: t.Info.SourceFile, SourcePos: t.Info.EndPos, Statement: "send transaction", Err: err}

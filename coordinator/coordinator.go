@@ -144,6 +144,8 @@ type Options struct {
 	// grouping. Default 128. Only transactions already read are grouped: a
 	// group never waits for more, so an idle source sees no extra latency.
 	GroupTxns int
+	// DeferRows leaves row images undecoded until Txn.DecodeRows (Assembler.DeferRows).
+	DeferRows bool
 	// GroupBytes bounds a group's raw size. Default 1 MiB.
 	GroupBytes int64
 	// PruneEvery: every this many dispatches, a transaction carries the
@@ -322,6 +324,9 @@ func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 	}
 	if opts.Reopen != nil {
 		c.asm.StreamBytes = opts.StreamBytes
+	}
+	if opts.DeferRows {
+		c.asm.DeferRows()
 	}
 	c.grouping = opts.GroupTxns > 1
 	for _, w := range workers {

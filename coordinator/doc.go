@@ -17,6 +17,10 @@
 // queues within Options.QueueBytes), a dispatcher (hands ready transactions to
 // idle workers in source order, opens commit turns, advances the low-water
 // mark), one goroutine per Worker, and the order-inversion deadlock detector.
+// The dispatcher's decisions (which transactions may start, how they group,
+// which one commits next, the low-water mark) are made by the pure
+// schedule.Scheduler; the dependencies by the pure deptrack.Tracker (through
+// Options.Dependency). Both are free of goroutines, clocks and I/O.
 //
 // # Groups
 //

@@ -45,6 +45,8 @@ type Txn struct {
 	flavor string
 	open   func(from relaylog.Position) (SourceCloser, error)
 	filter func(*Txn)
+	// deferred are the rows events whose images are not decoded yet (DecodeRows).
+	deferred []deferredRows
 }
 
 // ProgressKey returns the key under which the transaction is recorded on the
@@ -100,6 +102,18 @@ type Assembler struct {
 	StreamBytes int64
 	fdeRaw      []byte // the last format description event, raw
 	flavor      string
+	// deferRows: rows events of a MariaDB stream are decoded up to their
+	// header (table, flags), their row images only by Txn.DecodeRows.
+	deferRows bool
+	pending   []deferredRows // rows events decoded since the last Add
+}
+
+// deferredRows is a rows event whose row images are not decoded yet: data is
+// its body (without header and checksum), pos where the images start.
+type deferredRows struct {
+	e    *replication.RowsEvent
+	pos  int
+	data []byte
 }
 
 // NewAssembler returns an assembler whose decoder renders values the way the
@@ -112,6 +126,41 @@ func NewAssembler() *Assembler {
 	p.SetVerifyChecksum(false) // the relay log reader has verified it
 	p.SetRawMode(false)
 	return &Assembler{parser: p}
+}
+
+// DeferRows makes the assembler leave the row images of a MariaDB source's
+// rows events undecoded: Txn.DecodeRows decodes them, for whoever needs them
+// (writeset extraction, SQL row apply). Native row apply sends the raw events
+// and needs only the header, so a transaction it applies is never decoded;
+// and a worker that decodes does it in parallel with the others, not in the
+// reader. MySQL sources (compressed payloads) are always decoded at once.
+func (a *Assembler) DeferRows() { a.deferRows = true }
+
+func (a *Assembler) decodeRowsHeader(e *replication.RowsEvent, data []byte) error {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	a.pending = append(a.pending, deferredRows{e: e, pos: pos, data: data})
+	return nil
+}
+
+// DecodeRows decodes the row images that DeferRows left undecoded (none:
+// nothing to do). Not safe for concurrent use on one Txn: its reader or its
+// worker calls it.
+func (t *Txn) DecodeRows() error {
+	for i, d := range t.deferred {
+		if err := d.e.DecodeData(d.pos, d.data); err != nil {
+			t.deferred = t.deferred[i:]
+			msg := err.Error()
+			if len(msg) > 400 { // go-mysql's decode errors dump the whole event and table map
+				msg = msg[:400] + "..."
+			}
+			return fmt.Errorf("decode rows event on `%s`.`%s` of %s: %s", d.e.Table.Schema, d.e.Table.Table, t.ID(), msg)
+		}
+	}
+	t.deferred = nil
+	return nil
 }
 
 // Framer exposes the framer's state (source file and position, format).
@@ -132,6 +181,11 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 			a.flavor = "mariadb"
 		}
 		a.parser.SetFlavor(a.flavor)
+		if a.deferRows && a.flavor == "mariadb" {
+			a.parser.SetRowsEventDecodeFunc(a.decodeRowsHeader)
+		} else {
+			a.parser.SetRowsEventDecodeFunc(nil)
+		}
 		a.fdeRaw = append([]byte(nil), ev.Raw...) // a new slice: transactions share the old one
 	}
 	if fr.Abandoned && a.cur != nil {
@@ -146,6 +200,7 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 		}
 		return a.complete(ev), nil
 	}
+	a.pending = a.pending[:0]
 	decoded, err := a.decode(ev.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s at relay log %s (source file %q, end offset %d): %w",
@@ -170,10 +225,11 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 	} else {
 		a.cur.Events = append(a.cur.Events, decoded)
 	}
+	a.cur.deferred = append(a.cur.deferred, a.pending...)
 	a.cur.Bytes += int64(len(ev.Raw))
 	if !fr.End {
 		if a.StreamBytes > 0 && a.cur.Bytes > a.StreamBytes {
-			a.cur.Streamed, a.cur.Events = true, nil
+			a.cur.Streamed, a.cur.Events, a.cur.deferred = true, nil, nil
 			a.cur.fde, a.cur.flavor = a.fdeRaw, a.flavor
 		}
 		return nil, nil

@@ -44,7 +44,7 @@ func benchNoop(b *testing.B, conflictPct, group int) {
 		return x ^ x>>31
 	}
 	var (
-		rng      uint64 = 1
+		rng      uint64                     = 1
 		running  []*schedule.Slot[struct{}] // leads, in dispatch order
 		retired  []*schedule.Slot[struct{}]
 		added    uint64
