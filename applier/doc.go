@@ -27,13 +27,19 @@
 //	  source_file VARCHAR(255), source_pos BIGINT UNSIGNED  -- where the transaction ends on the source
 //	  state       ENUM('applied','ddl-pending')
 //	  applied_at  TIMESTAMP(6)
+//	  first_seq   BIGINT UNSIGNED NULL -- the row stands for first_seq..seq (NULL: seq alone)
 //	  PRIMARY KEY (channel, stream, seq))
 //	CREATE TABLE mtreplica.low_water (channel, stream, seq, server_id, source_file, source_pos, PRIMARY KEY (channel, stream))
 //
 // The executed set of a stream is [1, low_water.seq] plus every row of
-// applied_transactions. Rows below the low-water mark are pruned now and then,
-// in the same transaction that raises the mark. A duplicate progress row makes
-// the whole target transaction fail: a transaction can never be applied twice.
+// applied_transactions. A group (several source transactions applied in one
+// target transaction) writes one row per run of consecutive sequence numbers
+// in a stream, usually one row for the whole group, so the target's cost of
+// progress does not grow with the number of transactions. Rows wholly below
+// the low-water mark are pruned now and then, in the same transaction that
+// raises the mark. What the target holds is skipped at start (the executed
+// set); a progress row that exists already (same stream and last seq) makes
+// the whole target transaction fail rather than apply anything twice.
 //
 // Statements that commit implicitly (DDL) cannot share a transaction with their
 // progress row. The worker first commits a 'ddl-pending' row, runs the

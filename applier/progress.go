@@ -33,6 +33,7 @@ func (p Progress) Ensure(c *client.Conn) error {
   source_file VARCHAR(255) NOT NULL DEFAULT '',
   source_pos BIGINT UNSIGNED NOT NULL DEFAULT 0,
   state ENUM('applied','ddl-pending') NOT NULL DEFAULT 'applied',
+  first_seq BIGINT UNSIGNED NULL DEFAULT NULL COMMENT 'the row stands for first_seq..seq; NULL: seq alone',
   applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   PRIMARY KEY (channel, stream, seq)
 ) ENGINE=InnoDB COMMENT='mtreplica: transactions applied from the source (do not edit)'`,
@@ -48,6 +49,16 @@ func (p Progress) Ensure(c *client.Conn) error {
 	} {
 		if _, err := c.Execute(q); err != nil {
 			return fmt.Errorf("create progress tables in %s: %w", p.Schema, err)
+		}
+	}
+	// Tables created before ranges were recorded: add the column.
+	r, err := c.Execute("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'applied_transactions' AND COLUMN_NAME = 'first_seq'", p.Schema)
+	if err != nil {
+		return fmt.Errorf("read the progress table's columns: %w", err)
+	}
+	if n, _ := r.GetInt(0, 0); n == 0 {
+		if _, err := c.Execute("ALTER TABLE " + p.table("applied_transactions") + " ADD COLUMN first_seq BIGINT UNSIGNED NULL DEFAULT NULL COMMENT 'the row stands for first_seq..seq; NULL: seq alone'"); err != nil {
+			return fmt.Errorf("add first_seq to the progress table: %w", err)
 		}
 	}
 	return nil
@@ -90,7 +101,7 @@ func (p Progress) Load(c *client.Conn, flavor gtid.Flavor) (*Executed, error) {
 			ex.Set.AddInterval(stream, gtid.Interval{Start: 1, End: seq})
 		}
 	}
-	r, err = c.Execute("SELECT stream, seq, server_id, source_file, source_pos, state FROM "+p.table("applied_transactions")+" WHERE channel = ? ORDER BY stream, seq", p.Channel)
+	r, err = c.Execute("SELECT stream, seq, server_id, source_file, source_pos, state, COALESCE(first_seq, seq) FROM "+p.table("applied_transactions")+" WHERE channel = ? ORDER BY stream, seq", p.Channel)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p.table("applied_transactions"), err)
 	}
@@ -101,12 +112,16 @@ func (p Progress) Load(c *client.Conn, flavor gtid.Flavor) (*Executed, error) {
 		file, _ := r.GetString(i, 3)
 		pos, _ := r.GetUint(i, 4)
 		state, _ := r.GetString(i, 5)
+		first, _ := r.GetUint(i, 6)
 		if state == "ddl-pending" {
 			ex.Pending[PendingKey(stream, seq)] = true
 			continue
 		}
+		if first == 0 || first > seq {
+			first = seq
+		}
 		note(stream, seq, uint32(sid), file, pos)
-		ex.Set.AddInterval(stream, gtid.Interval{Start: seq, End: seq})
+		ex.Set.AddInterval(stream, gtid.Interval{Start: first, End: seq})
 	}
 	return ex, nil
 }
@@ -139,17 +154,36 @@ func (p Progress) appendRecord(b sqlWriter, stream string, seq uint64, serverID 
 		p.table("applied_transactions"), quoteString(p.Channel), quoteString(stream), seq, serverID, quoteString(file), pos, state)
 }
 
-// appendRecords is appendRecord for several transactions in one multi-row
-// INSERT (state 'applied'): one statement for a group's progress rows.
+// appendRecords records several transactions (state 'applied') in one
+// multi-row INSERT: one statement for a group's progress. Consecutive members
+// of one stream with consecutive sequence numbers (a group usually is one such
+// run) share one row, first_seq..seq, with the last one's server_id and source
+// position: the target writes one progress row per run, not per transaction.
 func (p Progress) appendRecords(b sqlWriter, ts []*coordinator.Txn) {
-	fmt.Fprintf(b, "INSERT INTO %s (channel, stream, seq, server_id, source_file, source_pos, state) VALUES ", p.table("applied_transactions"))
+	fmt.Fprintf(b, "INSERT INTO %s (channel, stream, seq, first_seq, server_id, source_file, source_pos, state) VALUES ", p.table("applied_transactions"))
 	ch := quoteString(p.Channel)
-	for i, t := range ts {
-		if i > 0 {
+	rows := 0
+	for i := 0; i < len(ts); {
+		stream, first := ts[i].ProgressKey()
+		j, last := i, first
+		for j+1 < len(ts) {
+			s, q := ts[j+1].ProgressKey()
+			if s != stream || q != last+1 {
+				break
+			}
+			j, last = j+1, q
+		}
+		t := ts[j]
+		if rows > 0 {
 			b.WriteByte(',')
 		}
-		stream, seq := t.ProgressKey()
-		fmt.Fprintf(b, "(%s, %s, %d, %d, %s, %d, 'applied')", ch, quoteString(stream), seq, t.Info.GTID.ServerID, quoteString(t.Info.SourceFile), t.Info.EndPos)
+		rows++
+		firstSQL := "NULL"
+		if first != last {
+			firstSQL = strconv.FormatUint(first, 10)
+		}
+		fmt.Fprintf(b, "(%s, %s, %d, %s, %d, %s, %d, 'applied')", ch, quoteString(stream), last, firstSQL, t.Info.GTID.ServerID, quoteString(t.Info.SourceFile), t.Info.EndPos)
+		i = j + 1
 	}
 }
 

@@ -256,9 +256,9 @@ func (w *Worker) apply(ctx context.Context, ts []*coordinator.Txn, gate coordina
 func (w *Worker) recorded(t *coordinator.Txn) (bool, error) {
 	stream, seq := t.ProgressKey()
 	p := w.opts.Progress
-	r, err := w.conn.Execute("SELECT 1 FROM "+p.table("applied_transactions")+" WHERE channel=? AND stream=? AND seq=? AND state='applied' "+
+	r, err := w.conn.Execute("SELECT 1 FROM "+p.table("applied_transactions")+" WHERE channel=? AND stream=? AND seq>=? AND COALESCE(first_seq, seq)<=? AND state='applied' "+
 		"UNION ALL SELECT 1 FROM "+p.table("low_water")+" WHERE channel=? AND stream=? AND seq>=?",
-		p.Channel, stream, seq, p.Channel, stream, seq)
+		p.Channel, stream, seq, seq, p.Channel, stream, seq)
 	if err != nil {
 		return false, err
 	}

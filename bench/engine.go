@@ -284,8 +284,8 @@ func (b *bench) waitEngine(ctx context.Context, c *client.Conn, p *child, want g
 }
 
 // engineApplied reads mtreplica's progress tables on the target (applier/progress.go: per channel and stream
-// -- the MariaDB domain id -- a low-water seq below which everything is applied, and one row per transaction
-// applied above it) and returns how many transactions after base are applied, and whether everything up to want
+// -- the MariaDB domain id -- a low-water seq below which everything is applied, and above it one row per run
+// of consecutive transactions applied in one target transaction) and returns how many transactions after base are applied, and whether everything up to want
 // is. One statement per domain, so it sees one consistent snapshot even while the engine prunes. A target
 // without the tables yet has applied nothing.
 func engineApplied(c *client.Conn, base, want gtidPos) (int64, bool, error) {
@@ -293,8 +293,10 @@ func engineApplied(c *client.Conn, base, want gtidPos) (int64, bool, error) {
 	done := true
 	for d, w := range want {
 		lw := fmt.Sprintf("COALESCE((SELECT seq FROM mtreplica.low_water WHERE channel = '' AND stream = '%d'), 0)", d)
-		row, err := queryMap(c, fmt.Sprintf("SELECT %s AS lw, (SELECT COUNT(*) FROM mtreplica.applied_transactions "+
-			"WHERE channel = '' AND stream = '%d' AND state = 'applied' AND seq > %s AND seq <= %d) AS cnt", lw, d, lw, w.seq))
+		// A row stands for first_seq..seq (first_seq NULL: seq alone): count the part of each above lw, up to want.
+		row, err := queryMap(c, fmt.Sprintf("SELECT %[1]s AS lw, (SELECT COALESCE(SUM(LEAST(seq, %[3]d) - GREATEST(COALESCE(first_seq, seq), %[1]s + 1) + 1), 0) "+
+			"FROM mtreplica.applied_transactions WHERE channel = '' AND stream = '%[2]d' AND state = 'applied' AND seq > %[1]s "+
+			"AND COALESCE(first_seq, seq) <= %[3]d AND %[1]s < %[3]d) AS cnt", lw, d, w.seq))
 		if err != nil {
 			if missingTable(err) {
 				return 0, false, nil
