@@ -67,13 +67,16 @@
 //
 // # Steady state (--steady, default 30s)
 //
-// With the source and target reset, replication runs from the start while sysbench (--steady-workload) writes
+// With the source and target reset (restored and restarted), and their buffer pools warmed by a scan of every
+// table and secondary index (--steady-cold skips it: the first seconds then measure how a replica copes with a
+// cold target, where parallel I/O matters), replication runs from the start while sysbench (--steady-workload) writes
 // at --steady-rate transactions/s for --steady. Lag is measured the same way for both engines: every 100 ms the
 // source sets bench.heartbeat.ts = NOW(6), and every 250 ms the harness reads NOW(6) - ts on the target (one
 // machine, one clock). p50, p99 and max are reported beside the replica's own figure (Seconds_Behind_Master, or
 // Seconds_Behind_Source from the daemon's status.json), how many source transactions its receiver had not yet
 // fetched (for mtreplica read from status.json, which is rewritten every second, so up to a second's worth too
-// many), and the time to drain after the load stops. The native configurations are --steady-native.
+// many), and the time to drain after the load stops. The native configurations are --steady-native. The JSON
+// output keeps the lag samples in order (lag_samples_s).
 //
 // # Output
 //

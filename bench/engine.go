@@ -338,6 +338,9 @@ func (b *bench) steadyEngine(ctx context.Context, mc mtConfig) Result {
 	if err := restore(ctx, dst, b.srv.targetSnap); err != nil {
 		return fail(err)
 	}
+	if err := b.warmBufferPools(ctx, b.srv.source, dst); err != nil {
+		return fail(err)
+	}
 	relay := filepath.Join(b.work, "relay-steady")
 	if err := os.RemoveAll(relay); err != nil {
 		return fail(err)

@@ -36,6 +36,7 @@ type config struct {
 	steady         time.Duration
 	steadyRate     int
 	steadyWorkload string
+	steadyCold     bool // don't warm the buffer pools before the steady phase
 	steadyNative   []nativeConfig
 
 	bigTxns int
@@ -163,6 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.steady, "steady", 30*time.Second, "steady-state phase: source under continuous load this long per configuration (0 skips it)")
 	fs.IntVar(&c.steadyRate, "steady-rate", 1000, "steady-state load in transactions/s (sysbench --rate; 0 = as fast as the source goes)")
 	fs.StringVar(&c.steadyWorkload, "steady-workload", "write16", "steady-state workload: write16, write1 or insert")
+	fs.BoolVar(&c.steadyCold, "steady-cold", false, "start the steady phase with the servers' buffer pools cold (just restarted) instead of warmed by a scan of every table: measures the start-up transient too")
 	fs.StringVar(&steadyNative, "steady-native", "0,16:optimistic", "native configurations measured in steady state (threads[:mode])")
 	fs.IntVar(&c.bigTxns, "big-txns", 10, "bigtxn workload: number of large transactions")
 	fs.IntVar(&c.bigRows, "big-rows", 100000, "bigtxn workload: rows per large transaction")

@@ -188,6 +188,9 @@ func (b *bench) steadyNative(ctx context.Context, nc nativeConfig) Result {
 	if err := restore(ctx, dst, b.srv.targetSnap); err != nil {
 		return fail(err)
 	}
+	if err := b.warmBufferPools(ctx, b.srv.source, dst); err != nil {
+		return fail(err)
+	}
 	if err := dst.Exec(ctx, append(configureNativeSQL(b.srv.source, b.srv.basePos, nc), "START SLAVE")...); err != nil {
 		return fail(err)
 	}

@@ -43,7 +43,9 @@ type Result struct {
 	FetchBehindP50 *float64 `json:"fetch_behind_p50_txns,omitempty"` // source transactions not yet in the relay log
 	FetchBehindMax *float64 `json:"fetch_behind_max_txns,omitempty"`
 	DrainSeconds   float64  `json:"drain_seconds,omitempty"` // from the end of the load to caught up
-	SteadyRate     int      `json:"steady_rate,omitempty"`   // the load's target rate (0: unthrottled)
+	// LagSamples are the heartbeat lag samples in order (one per 250 ms), to see when lag builds up.
+	LagSamples []float64 `json:"lag_samples_s,omitempty"`
+	SteadyRate int       `json:"steady_rate,omitempty"` // the load's target rate (0: unthrottled)
 
 	Tables    int       `json:"tables"`
 	TableSize int       `json:"table_size"`
@@ -68,7 +70,7 @@ func (r Result) failed(err error) Result {
 	r.Error = err.Error()
 	r.Seconds, r.TxnPerS = 0, 0
 	r.LagP50, r.LagP99, r.LagMax, r.ReportedLagP50, r.ReportedLagMax = nil, nil, nil, nil, nil
-	r.FetchBehindP50, r.FetchBehindMax = nil, nil
+	r.FetchBehindP50, r.FetchBehindMax, r.LagSamples = nil, nil, nil
 	return r
 }
 
@@ -82,6 +84,10 @@ func (r *Result) applySteady(sr *steadyResult) {
 	r.LagP50, r.LagP99, r.LagMax = f(percentile(sr.lag, 0.5)), f(percentile(sr.lag, 0.99)), f(percentile(sr.lag, 1))
 	r.ReportedLagP50, r.ReportedLagMax = f(percentile(sr.reported, 0.5)), f(percentile(sr.reported, 1))
 	r.FetchBehindP50, r.FetchBehindMax = f(percentile(sr.fetch, 0.5)), f(percentile(sr.fetch, 1))
+	r.LagSamples = make([]float64, len(sr.lag))
+	for i, v := range sr.lag {
+		r.LagSamples[i] = math.Round(v*1000) / 1000
+	}
 	r.Txns = sr.txns
 	r.TxnPerS = float64(sr.txns) / sr.seconds
 }
