@@ -111,21 +111,16 @@ func (c *Coordinator) finish(r result) error {
 		c.status.RelayPos = last.Next
 		c.status.SourceFile = last.Info.SourceFile
 		c.status.ExecSourcePos = last.Info.EndPos
-		var applied []*Txn
-		if c.opts.OnApplied != nil {
-			applied = make([]*Txn, n)
-			for i, m := range group {
-				applied[i] = m.Value.t
-			}
-		}
 		c.mu.Unlock()
 		c.metrics.applied.Add(float64(n))
 		c.metrics.lagSeconds.Set(time.Since(last.CommitTime()).Seconds())
 		if n > 1 {
 			c.metrics.groupedTxns.Add(float64(n))
 		}
-		for _, t := range applied {
-			c.opts.OnApplied(t, low)
+		if c.opts.OnApplied != nil {
+			for _, m := range group { // the lead is done: its group stays as it is
+				c.opts.OnApplied(m.Value.t, low)
+			}
 		}
 		return nil
 	}
