@@ -372,6 +372,20 @@ func (b *bench) steadyEngine(ctx context.Context, mc mtConfig) Result {
 		}
 		return rs
 	}
+	// Steady state is measured with the replica already running (as the native one is right after START SLAVE),
+	// not from the daemon's process start.
+	if err := waitReplicaRunning(ctx, func() (bool, error) {
+		st, err := readStatus(statusPath)
+		if err != nil {
+			return false, nil // not written yet
+		}
+		if st.LastIOError != "" || st.LastSQLError != "" {
+			return false, fmt.Errorf("mtreplica: %s%s", st.LastIOError, st.LastSQLError)
+		}
+		return st.IORunning == "Yes" && st.SQLRunning == "Yes", nil
+	}); err != nil {
+		return fail(err)
+	}
 	sr, err := b.steadyLoad(ctx, res.label(), dst, sample)
 	if err != nil {
 		return fail(err)
@@ -397,6 +411,8 @@ func (b *bench) steadyEngine(ctx context.Context, mc mtConfig) Result {
 
 // engineStatus is the part of the daemon's status.json the harness reads (names as in SHOW REPLICA STATUS).
 type engineStatus struct {
+	IORunning           string `json:"Replica_IO_Running"`
+	SQLRunning          string `json:"Replica_SQL_Running"`
 	RetrievedGtidSet    string `json:"Retrieved_Gtid_Set"`
 	ExecutedGtidSet     string `json:"Executed_Gtid_Set"`
 	SecondsBehindSource *int64 `json:"Seconds_Behind_Source"`

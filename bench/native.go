@@ -213,6 +213,15 @@ func (b *bench) steadyNative(ctx context.Context, nc nativeConfig) Result {
 		}
 		return rs
 	}
+	if err := waitReplicaRunning(ctx, func() (bool, error) {
+		st, err := queryMap(c, "SHOW SLAVE STATUS")
+		if err != nil || st == nil {
+			return false, err
+		}
+		return st["Slave_IO_Running"] == "Yes" && st["Slave_SQL_Running"] == "Yes", nil
+	}); err != nil {
+		return fail(err)
+	}
 	sr, err := b.steadyLoad(ctx, res.label(), dst, sample)
 	if err != nil {
 		return fail(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -193,4 +194,25 @@ func (b *bench) warmBufferPools(ctx context.Context, servers ...*mariadbtest.Ser
 		}
 	}
 	return nil
+}
+
+// waitReplicaRunning polls running every 50 ms until it reports both replication threads running, for up to a
+// minute: the steady phase starts its load with the replica running, whichever engine it is.
+func waitReplicaRunning(ctx context.Context, running func() (bool, error)) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ok, err := running()
+		if err != nil {
+			return fmt.Errorf("wait for the replica to run: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("wait for the replica to run: not running after a minute")
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
