@@ -238,9 +238,14 @@ func run(ctx context.Context, o *Options) (res Result, err error) {
 
 	copyStart := time.Now()
 	rctx, stopReport := context.WithCancel(ctx)
-	go rep.run(rctx)
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		rep.run(rctx)
+	}()
 	err = copyAll(ctx, cp, snap, dsts, rows, pending)
 	stopReport()
+	<-reported // the final report below reads and writes what run's reports do
 	res.CopyTime = time.Since(copyStart)
 	final := rep.report()
 	res.Rows = final.Total.Rows
