@@ -228,6 +228,7 @@ func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int
 
 	logPath := filepath.Join(b.work, "logs", res.fileName()+".log")
 	b.prog.start(res.label(), bl.txns)
+	targetCPU0, cpuErr := processCPU(dst.PID)
 	started := time.Now()
 	p, err := startChild(b.eng.bin, b.eng.runArgs(b.srv.source, dst, relay, b.srv.basePos, mc), logPath)
 	if err != nil {
@@ -245,6 +246,11 @@ func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int
 	res.PeakRSSBytes = p.peakRSS()
 	if err != nil {
 		return fail(err)
+	}
+	if targetCPU1, err := processCPU(dst.PID); err == nil && cpuErr == nil {
+		if replicaCPU, err := processCPU(p.cmd.Process.Pid); err == nil {
+			res.TargetCPUSeconds, res.ReplicaCPUSeconds = (targetCPU1 - targetCPU0).Seconds(), replicaCPU.Seconds()
+		}
 	}
 	if err := p.stop(); err != nil {
 		return fail(fmt.Errorf("mtreplica: %w\n%s", err, fileTail(logPath, 20)))

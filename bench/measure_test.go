@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,26 @@ func TestProgressPlainOutput(t *testing.T) {
 	}
 	if strings.Contains(out, "\r") {
 		t.Error("control characters written to a non-terminal")
+	}
+}
+
+func TestProcessCPU(t *testing.T) {
+	a, err := processCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+		x++
+	}
+	b, err := processCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b < a || b == 0 {
+		t.Fatalf("CPU time went from %v to %v after a busy loop (%d)", a, b, x)
+	}
+	if _, err := processCPU(-1); err == nil {
+		t.Fatal("no error for a process that does not exist")
 	}
 }

@@ -42,6 +42,7 @@ func (b *bench) runNative(ctx context.Context, bl *backlog, nc nativeConfig, rep
 	b.prog.finish()
 
 	b.prog.start(res.label(), bl.txns)
+	targetCPU0, cpuErr := processCPU(dst.PID)
 	started := time.Now()
 	if err := dst.Exec(ctx, "START SLAVE SQL_THREAD"); err != nil {
 		b.prog.finish()
@@ -58,6 +59,9 @@ func (b *bench) runNative(ctx context.Context, bl *backlog, nc nativeConfig, rep
 	b.prog.finish()
 	if err != nil {
 		return fail(err)
+	}
+	if targetCPU1, err := processCPU(dst.PID); err == nil && cpuErr == nil {
+		res.TargetCPUSeconds = (targetCPU1 - targetCPU0).Seconds() // the native replica runs inside it
 	}
 	if err := dst.Exec(ctx, "STOP SLAVE"); err != nil {
 		return fail(err)

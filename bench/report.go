@@ -26,6 +26,10 @@ type Result struct {
 	TxnPerS             float64 `json:"txn_per_s"` // catch-up: apply rate; steady: the source's rate
 	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
 	FirstApplySeconds   float64 `json:"first_apply_s,omitempty"` // catch-up: from the start to the first transaction seen applied
+	// Catch-up: CPU time (user + system) the target server used while it applied, and mtreplica's daemon used in
+	// all (0 for the native replica, which runs inside the target).
+	TargetCPUSeconds  float64 `json:"target_cpu_s,omitempty"`
+	ReplicaCPUSeconds float64 `json:"replica_cpu_s,omitempty"`
 	// The machine when the run started: median latency of a 4 KiB write + fdatasync next to the servers'
 	// datadirs (ms), and the 1-minute load average. On a shared machine these explain most of the noise.
 	FsyncMs  float64 `json:"fsync_ms"`
@@ -185,8 +189,8 @@ func writeMarkdown(w io.Writer, rep report, results []Result) {
 	if gs := groupResults(results, "catch-up"); len(gs) > 0 {
 		fmt.Fprintln(w, "### Catch-up: applying a fixed backlog")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| workload | durability | txns | engine | mode | workers | commit order | txn/s (median) | min-max | seconds | first txn | peak RSS | fsync ms | verified |")
-		fmt.Fprintln(w, "|---|---|---:|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| workload | durability | txns | engine | mode | workers | commit order | txn/s (median) | min-max | seconds | first txn | CPU ms/1k txn target + replica | peak RSS | fsync ms | verified |")
+		fmt.Fprintln(w, "|---|---|---:|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, g := range gs {
 			r0 := g.runs[0]
 			ok := g.ok()
@@ -194,7 +198,7 @@ func writeMarkdown(w io.Writer, rep report, results []Result) {
 			if !g.key.preserve {
 				order = "not preserved"
 			}
-			rate, span, secs, first, rss := "FAILED", "", "", "", ""
+			rate, span, secs, first, rss, cpu := "FAILED", "", "", "", "", ""
 			var fsyncs []float64
 			for _, r := range g.runs {
 				fsyncs = append(fsyncs, r.FsyncMs)
@@ -205,12 +209,19 @@ func writeMarkdown(w io.Writer, rep report, results []Result) {
 				if len(xs) > 1 {
 					span = fmtRate(slices.Min(xs)) + "-" + fmtRate(slices.Max(xs))
 				}
-				var ss, fs []float64
+				var ss, fs, tc, rc []float64
 				var peak int64
 				for _, r := range ok {
 					ss = append(ss, r.Seconds)
 					fs = append(fs, r.FirstApplySeconds)
 					peak = max(peak, r.PeakRSSBytes)
+					if r.TargetCPUSeconds > 0 && r.Txns > 0 {
+						tc = append(tc, r.TargetCPUSeconds/float64(r.Txns)*1e6)
+						rc = append(rc, r.ReplicaCPUSeconds/float64(r.Txns)*1e6)
+					}
+				}
+				if len(tc) > 0 {
+					cpu = fmt.Sprintf("%.0f + %.0f", median(tc), median(rc))
 				}
 				secs = fmt.Sprintf("%.1f", median(ss))
 				first = fmt.Sprintf("%.2f", median(fs))
@@ -222,8 +233,8 @@ func writeMarkdown(w io.Writer, rep report, results []Result) {
 			if g.key.engine == "mariadb" {
 				engine = "MariaDB native"
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %d | %s | %s | %s | %s | %s | %s | %.2f | %d/%d |\n",
-				g.key.workload, r0.Durability, r0.Txns, engine, g.key.mode, g.key.workers, order, rate, span, secs, first, rss,
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %.2f | %d/%d |\n",
+				g.key.workload, r0.Durability, r0.Txns, engine, g.key.mode, g.key.workers, order, rate, span, secs, first, cpu, rss,
 				median(fsyncs),
 				len(ok), len(g.runs))
 		}
