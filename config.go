@@ -83,6 +83,13 @@ type Config struct {
 	// "binlog" (the events themselves in BINLOG statements, applied by the
 	// target like its own replica would; see applier.RowApplyBinlog).
 	RowApply string
+	// Pipeline lets a worker start a transaction that changes only rows once
+	// every transaction before it has applied its changes and waits only for
+	// its commit, instead of once its dependencies have committed: anything it
+	// conflicts with is locked on the target until committed, so the target
+	// orders them. A group's execution then overlaps the commits before it.
+	// With one worker, the worker's next group still waits for its own commit.
+	Pipeline bool
 	// NoReceiver runs only the applier, on what the relay log holds (START
 	// REPLICA SQL_THREAD); NoApplier runs only the receiver (START REPLICA IO_THREAD).
 	NoReceiver bool

@@ -88,6 +88,9 @@ func TestKillNine(t *testing.T) {
 			runArgs = append(runArgs, "--workers", "8", "--preserve-commit-order=false")
 		case 3:
 			runArgs = append(runArgs, "--workers", "4", "--row-apply", "binlog")
+			if i%8 == 7 {
+				runArgs = append(runArgs, "--pipeline")
+			}
 		}
 		cmd := exec.Command(bin, runArgs...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

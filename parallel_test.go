@@ -128,6 +128,9 @@ func TestParallelModes(t *testing.T) {
 				if workers == 16 {
 					name += "/rows=binlog"
 				}
+				if workers == 4 {
+					name += "/pipeline"
+				}
 				t.Run(name, func(t *testing.T) {
 					dst := mariadbtest.Start(t, mariadbtest.Options{})
 					cfg := engineConfig(t, src, dst, t.TempDir())
@@ -137,6 +140,8 @@ func TestParallelModes(t *testing.T) {
 					if workers == 16 {
 						cfg.RowApply = applier.RowApplyBinlog // native row apply under the most concurrency
 					}
+					cfg.Pipeline = workers == 4 // transactions start once those before them executed
+
 					start := time.Now()
 					r, stop := startEngine(t, cfg)
 					waitCaughtUp(t, src, dst, r, 2*time.Minute)
@@ -145,7 +150,7 @@ func TestParallelModes(t *testing.T) {
 					}
 					compare(t, src, dst, "cw")
 					st := r.Status()
-					t.Logf("%d transactions in %.2fs, %d order-inversion aborts", st.TransactionsApplied, time.Since(start).Seconds(), st.Aborts)
+					t.Logf("%d transactions in %.2fs, %d order-inversion aborts, %d pipelined starts", st.TransactionsApplied, time.Since(start).Seconds(), st.Aborts, st.Pipelined)
 				})
 			}
 		}

@@ -375,6 +375,7 @@ func (r *Replica) runApplier(ctx context.Context) error {
 		// Row images are decoded by whoever needs them: writeset extraction,
 		// or a worker applying rows as SQL; native row apply needs none.
 		DeferRows: true,
+		Pipeline:  cfg.Pipeline,
 		Hold:      r.hold,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()

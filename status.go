@@ -58,6 +58,7 @@ type Status struct {
 	TransactionsApplied    uint64                     `json:"Transactions_Applied"`
 	TransactionsSkipped    uint64                     `json:"Transactions_Skipped"`
 	Aborts                 uint64                     `json:"Order_Inversion_Aborts"`
+	Pipelined              uint64                     `json:"Pipelined_Starts"` // groups started before their dependencies committed (--pipeline)
 	Workers                []coordinator.WorkerStatus `json:"Workers,omitempty"`
 	Updated                time.Time                  `json:"Updated"`
 }
@@ -127,7 +128,7 @@ func (r *Replica) Status() Status {
 		s.RelaySourceLogFile, s.ExecSourceLogPos = cs.SourceFile, cs.ExecSourcePos
 		s.LastAppliedTransaction = cs.LastApplied
 		s.TransactionsApplied, s.TransactionsSkipped = cs.Applied, cs.Skipped
-		s.Aborts, s.Workers = cs.Aborts, cs.Workers
+		s.Aborts, s.Workers, s.Pipelined = cs.Aborts, cs.Workers, cs.Pipelined
 		if r.sql != nil && cs.Running {
 			s.ReplicaSQLRunningState = cs.State
 			s.SecondsBehindSource = r.behind(cs, rs, now)

@@ -313,6 +313,9 @@ func (w *Worker) applyOnce(ctx context.Context, ts []*coordinator.Txn, gate coor
 	if err := w.flush(t); err != nil {
 		return err
 	}
+	if e, ok := gate.(coordinator.ExecutedGate); ok {
+		e.Executed() // the body holds its row locks: later transactions may start (coordinator.Options.Pipeline)
+	}
 	if err := gate.Wait(ctx); err != nil {
 		w.rollback()
 		return err

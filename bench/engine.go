@@ -37,6 +37,7 @@ const (
 	flagNoApplier = "no-applier"
 	flagGroup     = "group-transactions"
 	flagRowApply  = "row-apply"
+	flagPipeline  = "pipeline"
 )
 
 // defaultMT is what a daemon without the flags above does.
@@ -98,6 +99,9 @@ func (e *engine) unsupported(mc mtConfig) string {
 	if mc.group != 0 && !e.flags[flagGroup] {
 		missing = append(missing, "--"+flagGroup)
 	}
+	if mc.pipeline && !e.flags[flagPipeline] {
+		missing = append(missing, "--"+flagPipeline)
+	}
 	if mc.rowApply != "" && !e.flags[flagRowApply] {
 		missing = append(missing, "--"+flagRowApply)
 	}
@@ -130,6 +134,9 @@ func (e *engine) runArgs(src, dst *mariadbtest.Server, relayDir string, base gti
 	}
 	if mc.rowApply != "" {
 		args = append(args, "--"+flagRowApply+"="+mc.rowApply)
+	}
+	if mc.pipeline {
+		args = append(args, "--"+flagPipeline+"=true")
 	}
 	return args
 }

@@ -31,6 +31,7 @@ type config struct {
 	mtWorkers     []int
 	mtPreserve    []bool
 	mtGroups      []int
+	mtPipeline    []bool
 	mtRowApply    []string
 
 	steady         time.Duration
@@ -74,6 +75,7 @@ type mtConfig struct {
 	preserve bool   // preserve-commit-order
 	group    int    // --group-transactions (0: the daemon's default)
 	rowApply string // --row-apply ("": the daemon's default)
+	pipeline bool   // --pipeline
 }
 
 // label is the mode as reports show it: the group size is part of it when set.
@@ -84,6 +86,9 @@ func (m mtConfig) label() string {
 	}
 	if m.rowApply != "" {
 		l += " rows=" + m.rowApply
+	}
+	if m.pipeline {
+		l += " pipeline"
 	}
 	return l
 }
@@ -143,6 +148,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c                                                                         config
 		durability, workloads, engines                                            string
 		nativeThreads, nativeModes, mtModes, mtWorkers, pco, mtGroups, mtRowApply string
+		mtPipeline                                                                string
 		steadyNative                                                              string
 	)
 	fs.BoolVar(&c.quick, "quick", false, "a small run (2 tables x 10k rows, 3000-transaction backlog, write16 only, 1 repeat, native 0 and 16:optimistic, mtreplica 1 and 4 workers, 10s steady): under 3 minutes")
@@ -159,6 +165,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		strings.Join(allMTModes, ", ")+", or several joined by +")
 	fs.StringVar(&mtWorkers, "mt-workers", "1,4,16", "mtreplica worker counts")
 	fs.StringVar(&mtRowApply, "mt-row-apply", "", "mtreplica --row-apply values: sql, binlog (empty: the daemon's default)")
+	fs.StringVar(&mtPipeline, "mt-pipeline", "false", "mtreplica --pipeline values (false, true or both)")
 	fs.StringVar(&mtGroups, "mt-group", "0", "mtreplica --group-transactions values (transactions per target transaction; 0: the daemon's default)")
 	fs.StringVar(&pco, "mt-preserve-commit-order", "true", "mtreplica preserve-commit-order values (true, false or both)")
 	fs.DurationVar(&c.steady, "steady", 30*time.Second, "steady-state phase: source under continuous load this long per configuration (0 skips it)")
@@ -232,6 +239,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return c, fmt.Errorf("-mt-row-apply: unknown %q; use sql, binlog", v)
 		}
 	}
+	if c.mtPipeline, err = parseBools("mt-pipeline", mtPipeline); err != nil {
+		errs = append(errs, err)
+	}
 	if c.mtGroups, err = parseInts("mt-group", mtGroups, 0, 10000); err != nil {
 		return c, err
 	}
@@ -302,7 +312,9 @@ func (c config) mtConfigs() []mtConfig {
 			for _, p := range c.mtPreserve {
 				for _, g := range c.mtGroups {
 					for _, ra := range c.mtRowApply {
-						out = append(out, mtConfig{mode: m, workers: w, preserve: p, group: g, rowApply: ra})
+						for _, pl := range c.mtPipeline {
+							out = append(out, mtConfig{mode: m, workers: w, preserve: p, group: g, rowApply: ra, pipeline: pl})
+						}
 					}
 				}
 			}

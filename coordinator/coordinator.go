@@ -56,6 +56,13 @@ var ErrUntilReached = errors.New("until condition reached")
 // applies it again once the transactions before it have committed.
 var ErrAborted = errors.New("transaction aborted by the coordinator to break an order-inversion deadlock")
 
+// ExecutedGate is a Gate a worker tells when its transaction's body has been
+// applied and only its commit is left (Options.Pipeline).
+type ExecutedGate interface {
+	Gate
+	Executed()
+}
+
 // Worker applies one transaction to the target, recording its progress in the
 // same target transaction; implemented by *applier.Worker. A Worker is used by
 // one goroutine at a time.
@@ -146,6 +153,13 @@ type Options struct {
 	GroupTxns int
 	// DeferRows leaves row images undecoded until Txn.DecodeRows (Assembler.DeferRows).
 	DeferRows bool
+	// Pipeline lets a transaction that changes only rows (Txn.RowsOnly, not a
+	// barrier) start once every transaction before it has applied its body and
+	// waits only for its commit turn, whatever its dependency: what it
+	// conflicts with is locked until committed, so it waits on the target,
+	// and a worker's body overlaps the commits (and the coordinator's work)
+	// before it (schedule.Config.Pipeline).
+	Pipeline bool
 	// GroupBytes bounds a group's raw size. Default 1 MiB.
 	GroupBytes int64
 	// PruneEvery: every this many dispatches, a transaction carries the
@@ -196,6 +210,7 @@ type Status struct {
 	Applied       uint64
 	Skipped       uint64
 	Aborts        uint64
+	Pipelined     uint64 // groups started before their dependency committed (Options.Pipeline)
 	LastError     string
 	LastErrorTime time.Time
 	Workers       []WorkerStatus
@@ -294,13 +309,15 @@ type Coordinator struct {
 	mu     sync.Mutex
 	status Status
 	// sched is the window of transactions read and not yet committed (its
-	// Low: every Seq <= Low is committed or skipped). Changed only by the
-	// dispatcher, with mu held.
+	// Low: every Seq <= Low is committed or skipped). Changed with mu held, by
+	// the dispatcher (and by a worker's gate: Executed).
 	sched   *schedule.Scheduler[*entry]
 	retired []*schedule.Slot[*entry] // scratch for sched
 	// lastStall is the Seq of the last head whose stall was broken (once per head).
 	lastStall uint64
 	lowCh     chan struct{}
+	// wake tells the dispatcher to look again (a worker's group executed).
+	wake chan struct{}
 	// lastApplied and applyingState are named only when Status is read
 	lastApplied, applyingState *Txn
 	marks                      map[string]Mark // per stream: the last transaction at or below low
@@ -320,6 +337,7 @@ func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 		budget:  semaphore.NewWeighted(opts.QueueBytes),
 		metrics: newMetrics(opts.Registerer),
 		lowCh:   make(chan struct{}),
+		wake:    make(chan struct{}, 1),
 		marks:   map[string]Mark{},
 	}
 	if opts.Reopen != nil {
@@ -334,7 +352,7 @@ func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 			c.grouping = false
 		}
 	}
-	cfg := schedule.Config{GroupTxns: 1, GroupBytes: opts.GroupBytes}
+	cfg := schedule.Config{GroupTxns: 1, GroupBytes: opts.GroupBytes, Pipeline: opts.Pipeline}
 	if c.grouping {
 		cfg.GroupTxns = opts.GroupTxns
 	}
@@ -351,6 +369,7 @@ func (c *Coordinator) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.status
+	s.Pipelined = c.sched.PipelinedStarts()
 	s.Workers = append([]WorkerStatus(nil), c.status.Workers...)
 	now := time.Now()
 	for i := range s.Workers {
@@ -499,6 +518,7 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 		}
 		e := newEntry(t)
 		e.turn, e.abort = make(chan struct{}), make(chan struct{})
+		e.slot.Pipelined = c.opts.Pipeline && t.RowsOnly && !isBarrier
 		if err := c.enqueue(ctx, out, e, true); err != nil {
 			return err
 		}

@@ -72,6 +72,7 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 			if err := c.finish(r); err != nil {
 				return err
 			}
+		case <-c.wake:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -239,6 +240,21 @@ type workerGate struct {
 }
 
 func (g *workerGate) Ready() bool { return isClosed(g.e.turn) }
+
+// Executed: the group's body is applied and holds its row locks; with
+// Options.Pipeline, transactions after it may start now.
+func (g *workerGate) Executed() {
+	if !g.c.opts.Pipeline {
+		return
+	}
+	g.c.mu.Lock()
+	g.c.sched.Executed(&g.e.slot)
+	g.c.mu.Unlock()
+	select {
+	case g.c.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
 
 func (g *workerGate) Aborted() bool {
 	g.c.mu.Lock()

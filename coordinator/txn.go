@@ -34,6 +34,10 @@ type Txn struct {
 	// Statement is set when the transaction is one statement without BEGIN
 	// (DDL, or a non-transactional statement): it commits implicitly on the target.
 	Statement bool
+	// RowsOnly is set when the transaction changes data only through row
+	// events (no statement DML, no INTVAR/RAND/USER_VAR, no LOAD DATA): on the
+	// target it takes row locks on everything it changes.
+	RowsOnly bool
 	// Streamed is set when the transaction was larger than the assembler's
 	// StreamBytes: Events is empty, and the worker reads the events from the
 	// relay log as it applies them (OpenEvents). It runs as a barrier.
@@ -247,7 +251,28 @@ func (a *Assembler) complete(ev relaylog.Event) *Txn {
 	t.Info = a.framer.Txn()
 	t.Statement = t.Info.Statement
 	t.fde, t.flavor = a.fdeRaw, a.flavor
+	t.RowsOnly = !t.Statement && !t.Streamed && rowsOnly(t.Events)
 	return t
+}
+
+// rowsOnly reports whether evs change data through row events only.
+func rowsOnly(evs []*replication.BinlogEvent) bool {
+	rows := false
+	for _, ev := range evs {
+		switch e := ev.Event.(type) {
+		case *replication.RowsEvent:
+			rows = true
+		case *replication.QueryEvent:
+			if q := strings.TrimSpace(string(e.Query)); !strings.EqualFold(q, "BEGIN") && !strings.EqualFold(q, "COMMIT") {
+				return false
+			}
+		case *replication.TableMapEvent, *replication.XIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent,
+			*replication.MariadbGTIDEvent, *replication.MariadbAnnotateRowsEvent, *replication.RowsQueryEvent:
+		default:
+			return false
+		}
+	}
+	return rows
 }
 
 // FormatDescription returns the raw format description event in force for

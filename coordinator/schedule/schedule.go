@@ -13,13 +13,20 @@ type Slot[T any] struct {
 	// Alone: never grouped with others (a statement that commits implicitly,
 	// a streamed transaction).
 	Alone bool
+	// Pipelined: the transaction may also start, whatever Dep, once every
+	// slot before it has executed (Executed) or committed: it only changes
+	// rows (row events), so whatever it conflicts with is locked by an
+	// earlier transaction that waits for nothing but its commit turn, and it
+	// waits for that lock on the target. Needs Config.Pipeline.
+	Pipelined bool
 	// Value is the caller's.
 	Value T
 
-	state  state
-	lead   *Slot[T]   // while running: the lead of its group (itself when it leads)
-	group  []*Slot[T] // on a lead, from Next to Committed or Aborted: the group, lead first
-	aborts int
+	state    state
+	executed bool       // running, body applied: waits only for its commit
+	lead     *Slot[T]   // while running: the lead of its group (itself when it leads)
+	group    []*Slot[T] // on a lead, from Next to Committed or Aborted: the group, lead first
+	aborts   int
 }
 
 type state uint8
@@ -55,6 +62,9 @@ type Config struct {
 	GroupTxns int
 	// GroupBytes is the most bytes in one group (a single transaction may be larger).
 	GroupBytes int64
+	// Pipeline lets Pipelined slots start once everything before them has
+	// executed, not only once their dependency has committed.
+	Pipeline bool
 }
 
 // Scheduler is the window of transactions read and not yet committed, in Seq
@@ -66,7 +76,14 @@ type Scheduler[T any] struct {
 	head   int
 	next   int    // window index of the first slot that may be waiting
 	low    uint64 // every Seq <= low is committed
+	exec   int    // the first exec slots of the window are committed or executed
+	// pipelined counts the groups started by the pipeline rule alone (their
+	// lead's dependency had not committed).
+	pipelined uint64
 }
+
+// PipelinedStarts returns how many groups started by the pipeline rule alone.
+func (s *Scheduler[T]) PipelinedStarts() uint64 { return s.pipelined }
 
 // New returns an empty scheduler whose first slot will be Seq low+1.
 func New[T any](cfg Config, low uint64) *Scheduler[T] {
@@ -108,6 +125,7 @@ func (s *Scheduler[T]) Add(sl *Slot[T], isDone bool) (retired []*Slot[T]) {
 	}
 	s.buf = append(s.buf, sl)
 	s.window = s.buf[s.head:]
+	s.advanceExec()
 	if isDone && len(s.window) == 1 {
 		return s.retire(nil)
 	}
@@ -131,7 +149,7 @@ func (s *Scheduler[T]) Next(more bool) *Slot[T] {
 		return nil
 	}
 	lead := s.window[s.next]
-	if lead.Dep > s.low {
+	if lead.Dep > s.low && !s.pipelinedReady(s.next) {
 		return nil
 	}
 	if s.formGroup(s.next) && s.next > 0 && more {
@@ -154,11 +172,16 @@ func (s *Scheduler[T]) formGroup(i int) (open bool) {
 	if s.cfg.GroupTxns <= 1 || lead.Alone {
 		return false
 	}
+	// The first uncommitted slot's group, or a pipelined group with
+	// everything before it executed, may take members that depend on
+	// anything before them: what is before the group is committed or
+	// locked, what is in it runs in order on one connection.
 	isHead := i == 0
+	pipelined := !isHead && s.pipelinedReady(i)
 	bytes := lead.Bytes
 	for k := i + 1; k < len(s.window) && len(lead.group) < s.cfg.GroupTxns; k++ {
 		e := s.window[k]
-		if e.state != waiting || e.Alone || (e.Dep > s.low && !isHead) {
+		if e.state != waiting || e.Alone || (e.Dep > s.low && !isHead && !(pipelined && e.Pipelined)) {
 			return false
 		}
 		if bytes += e.Bytes; bytes > s.cfg.GroupBytes {
@@ -169,10 +192,38 @@ func (s *Scheduler[T]) formGroup(i int) (open bool) {
 	return len(lead.group) < s.cfg.GroupTxns && i+len(lead.group) == len(s.window)
 }
 
+// Executed records that lead's group has applied its body and waits only
+// for its commit turn (Config.Pipeline): slots after it that are Pipelined
+// may start once everything before them has.
+func (s *Scheduler[T]) Executed(lead *Slot[T]) {
+	if lead.state != running {
+		return
+	}
+	for _, m := range lead.group {
+		m.executed = true
+	}
+	s.advanceExec()
+}
+
+func (s *Scheduler[T]) advanceExec() {
+	for s.exec < len(s.window) && (s.window[s.exec].state == done || (s.window[s.exec].state == running && s.window[s.exec].executed)) {
+		s.exec++
+	}
+}
+
+// pipelinedReady reports whether the slot at window index i may start by the
+// pipeline rule: it is Pipelined and everything before it has executed.
+func (s *Scheduler[T]) pipelinedReady(i int) bool {
+	return s.cfg.Pipeline && s.window[i].Pipelined && s.exec >= i
+}
+
 // Start marks the group Next returned as running.
 func (s *Scheduler[T]) Start(lead *Slot[T]) {
+	if lead.Dep > s.low {
+		s.pipelined++
+	}
 	for _, m := range lead.group {
-		m.state, m.lead = running, lead
+		m.state, m.lead, m.executed = running, lead, false
 	}
 	if s.next < len(s.window) && s.window[s.next] == lead {
 		s.next += len(lead.group)
@@ -189,6 +240,7 @@ func (s *Scheduler[T]) Committed(lead *Slot[T], retired []*Slot[T]) (group, out 
 		m.state, m.lead = done, nil
 	}
 	lead.group = lead.group[:0] // keeps its array for the slot's reuse
+	s.advanceExec()
 	return group, s.retire(retired)
 }
 
@@ -197,14 +249,16 @@ func (s *Scheduler[T]) Committed(lead *Slot[T], retired []*Slot[T]) (group, out 
 // returns how many times lead has been aborted.
 func (s *Scheduler[T]) Aborted(lead *Slot[T]) int {
 	for _, m := range lead.group {
-		m.state, m.lead = waiting, nil
+		m.state, m.lead, m.executed = waiting, nil, false
 	}
 	lead.group = lead.group[:0]
 	lead.aborts++
 	lead.Dep = lead.Seq - 1
-	for i := 0; i < s.next && i < len(s.window); i++ {
-		if s.window[i] == lead {
-			s.next = i
+	lead.Pipelined = false // once aborted, it waits for everything before it to commit
+	for i, x := range s.window {
+		if x == lead {
+			s.next = min(s.next, i)
+			s.exec = min(s.exec, i)
 			break
 		}
 	}
@@ -225,6 +279,9 @@ func (s *Scheduler[T]) retire(out []*Slot[T]) []*Slot[T] {
 	}
 	if s.next -= n; s.next < 0 {
 		s.next = 0
+	}
+	if s.exec -= n; s.exec < 0 {
+		s.exec = 0
 	}
 	// Reuse buf: start again at its beginning when the window empties, and
 	// move the window down when most of buf lies before it.

@@ -20,6 +20,7 @@ func TestSchedulerProperty(t *testing.T) {
 		cfg := Config{
 			GroupTxns:  rapid.IntRange(0, 8).Draw(t, "groupTxns"),
 			GroupBytes: rapid.Int64Range(1, 400).Draw(t, "groupBytes"),
+			Pipeline:   rapid.Bool().Draw(t, "pipeline"),
 		}
 		workers := rapid.IntRange(1, 6).Draw(t, "workers")
 		preserve := rapid.Bool().Draw(t, "preserve")
@@ -34,16 +35,18 @@ func TestSchedulerProperty(t *testing.T) {
 				lo = seq - 1 - uint64(depBack)
 			}
 			slots[i] = &Slot[int]{
-				Seq:   seq,
-				Dep:   rapid.Uint64Range(lo, seq-1).Draw(t, fmt.Sprintf("dep%d", seq)),
-				Bytes: rapid.Int64Range(0, 100).Draw(t, fmt.Sprintf("bytes%d", seq)),
-				Alone: rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("alone%d", seq)) == 0,
-				Value: i,
+				Seq:       seq,
+				Dep:       rapid.Uint64Range(lo, seq-1).Draw(t, fmt.Sprintf("dep%d", seq)),
+				Bytes:     rapid.Int64Range(0, 100).Draw(t, fmt.Sprintf("bytes%d", seq)),
+				Alone:     rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("alone%d", seq)) == 0,
+				Pipelined: rapid.Bool().Draw(t, fmt.Sprintf("pipelined%d", seq)),
+				Value:     i,
 			}
 			skipped[seq] = rapid.IntRange(0, 19).Draw(t, fmt.Sprintf("skip%d", seq)) == 0
 		}
 		s := New[int](cfg, 0)
 		committed := make([]bool, n+1) // by Seq
+		executed := make([]bool, n+1)  // by Seq: running, body applied
 		var running []*Slot[int]       // leads
 		added := 0
 		var retired []*Slot[int]
@@ -74,6 +77,7 @@ func TestSchedulerProperty(t *testing.T) {
 			var group []*Slot[int]
 			group, retired = s.Committed(lead, retired[:0])
 			for _, m := range group {
+				executed[m.Seq] = false
 				if committed[m.Seq] {
 					t.Fatalf("Seq %d committed twice", m.Seq)
 				}
@@ -109,10 +113,25 @@ func TestSchedulerProperty(t *testing.T) {
 				}
 			}
 			if len(running) > 0 {
-				acts = append(acts, "abort")
+				acts = append(acts, "abort", "execute")
 			}
 			if len(acts) == 0 {
 				t.Fatalf("stuck: nothing possible, low %d", s.Low())
+			}
+			// The scheduler's executed prefix matches the model's.
+			wantExec := 0
+			for _, x := range s.Window() {
+				if !committed[x.Seq] && !executed[x.Seq] {
+					break
+				}
+				wantExec++
+			}
+			if s.exec != wantExec {
+				var st []string
+				for _, x := range s.Window() {
+					st = append(st, fmt.Sprintf("%d:%v/%v/c%v/e%v", x.Seq, x.state, x.executed, committed[x.Seq], executed[x.Seq]))
+				}
+				t.Fatalf("executed prefix %d, want %d: %v", s.exec, wantExec, st)
 			}
 			switch act := rapid.SampledFrom(acts).Draw(t, "act"); act {
 			case "add":
@@ -151,11 +170,22 @@ func TestSchedulerProperty(t *testing.T) {
 					if len(g) > 1 && m.Alone {
 						t.Fatalf("Alone Seq %d grouped", m.Seq)
 					}
-					// Every Seq <= Dep is committed or an earlier member.
+					// Every Seq <= Dep is committed or an earlier member, or
+					// (pipeline) everything before the lead has executed.
 					for q := uint64(1); q <= m.Dep; q++ {
-						if !committed[q] && (q < lead.Seq || q >= m.Seq) {
-							t.Fatalf("Seq %d (dep %d) started before Seq %d committed", m.Seq, m.Dep, q)
+						if committed[q] || (q >= lead.Seq && q < m.Seq) {
+							continue
 						}
+						if cfg.Pipeline && m.Pipelined && (m == lead || lead.Pipelined) && q < lead.Seq {
+							all := true
+							for x := uint64(1); x < lead.Seq; x++ {
+								all = all && (committed[x] || executed[x])
+							}
+							if all {
+								continue
+							}
+						}
+						t.Fatalf("Seq %d (dep %d, pipelined %v) started before Seq %d committed", m.Seq, m.Dep, m.Pipelined, q)
 					}
 				}
 				if len(g) > 1 && bytes > cfg.GroupBytes {
@@ -188,11 +218,20 @@ func TestSchedulerProperty(t *testing.T) {
 				lead := running[i]
 				running = append(running[:i], running[i+1:]...)
 				commit(lead)
+			case "execute":
+				lead := running[rapid.IntRange(0, len(running)-1).Draw(t, "executeWhich")]
+				for _, m := range lead.Group() {
+					executed[m.Seq] = true
+				}
+				s.Executed(lead)
 			case "abort":
 				i := rapid.IntRange(0, len(running)-1).Draw(t, "abortWhich")
 				lead := running[i]
 				running = append(running[:i], running[i+1:]...)
 				g := append([]*Slot[int](nil), lead.Group()...)
+				for _, m := range g {
+					executed[m.Seq] = false
+				}
 				aborts := lead.Aborts()
 				if got := s.Aborted(lead); got != aborts+1 {
 					t.Fatalf("Aborted returned %d, want %d", got, aborts+1)
