@@ -23,6 +23,14 @@
 // the source's history. Alone slots (statements that commit implicitly,
 // streamed transactions) are never grouped.
 //
+// With Config.Pipeline, a Pipelined slot (one that changes only rows) may
+// also start once every slot before it has executed (Executed: its body is
+// applied and it waits only for its commit), whatever its Dep: anything it
+// conflicts with is row-locked by an earlier transaction that waits for
+// nothing but its turn, so the target makes it wait. Such a group may take
+// Pipelined members that depend on anything before them, as the first
+// uncommitted slot's group may.
+//
 // Committing is the caller's business: with commit order preserved it lets a
 // group commit only when its lead is Head. Committed retires the committed
 // prefix of the window and advances Low; Aborted (an order-inversion deadlock,
