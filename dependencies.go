@@ -29,6 +29,9 @@ type dependencies struct {
 	conn    *client.Conn
 	keys    []deptrack.Key
 	dbs     []string
+	// pipeline: decide which transactions may be pipelined (Config.Pipeline)
+	// even when the mode needs no keys.
+	pipeline bool
 }
 
 func newDependencies(ctx context.Context, mode deptrack.Mode, target applier.TargetOptions, schemas *tableschema.Cache) *dependencies {
@@ -52,15 +55,25 @@ func (d *dependencies) dep(t *coordinator.Txn) (uint64, bool, error) {
 		LastCommitted: t.Info.LastCommitted, SequenceNumber: t.Info.SequenceNumber,
 		CommitID: t.Info.CommitID, Barrier: t.Statement,
 	}
-	if !tx.Barrier && d.mode&(deptrack.WriteSet|deptrack.Database) != 0 {
+	keyed := d.mode&(deptrack.WriteSet|deptrack.Database) != 0
+	if !tx.Barrier && (keyed || (d.pipeline && t.RowsOnly)) {
 		barrier, err := d.keysOf(t)
 		if err != nil {
 			return 0, false, err
 		}
-		tx.Barrier = barrier
-		tx.Keys, tx.Schemas = d.keys, d.dbs
-		if d.mode&deptrack.WriteSet != 0 && len(d.keys) == 0 {
-			tx.Barrier = true // nothing to key on: order it with everything
+		if barrier || len(d.keys) == 0 {
+			// Pipelining relies on each row being found through a unique key,
+			// where InnoDB waits for an earlier transaction's lock; a table scan
+			// (no key) reads past a locked row's new version (semi-consistent
+			// reads under READ COMMITTED).
+			t.RowsOnly = false
+		}
+		if keyed {
+			tx.Barrier = barrier
+			tx.Keys, tx.Schemas = d.keys, d.dbs
+			if d.mode&deptrack.WriteSet != 0 && len(d.keys) == 0 {
+				tx.Barrier = true // nothing to key on: order it with everything
+			}
 		}
 	}
 	return d.tracker.Add(&tx), t.Statement, nil

@@ -345,6 +345,7 @@ func (r *Replica) runApplier(ctx context.Context) error {
 	}
 	mode, _ := deptrack.ParseMode(cfg.DependencyTracking)
 	deps := newDependencies(ctx, mode, cfg.Target, schemas)
+	deps.pipeline = cfg.Pipeline
 	defer deps.close()
 	dependency := deps.dep
 	if cfg.Workers == 1 {

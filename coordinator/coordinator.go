@@ -154,7 +154,10 @@ type Options struct {
 	// DeferRows leaves row images undecoded until Txn.DecodeRows (Assembler.DeferRows).
 	DeferRows bool
 	// Pipeline lets a transaction that changes only rows (Txn.RowsOnly, not a
-	// barrier) start once every transaction before it has applied its body and
+	// barrier; the Dependency function clears RowsOnly for a transaction whose
+	// rows are not all found through a unique key, since a table scan does not
+	// wait for an earlier transaction's row lock) start once every
+	// transaction before it has applied its body and
 	// waits only for its commit turn, whatever its dependency: what it
 	// conflicts with is locked until committed, so it waits on the target,
 	// and a worker's body overlaps the commits (and the coordinator's work)
@@ -518,7 +521,8 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 		}
 		e := newEntry(t)
 		e.turn, e.abort = make(chan struct{}), make(chan struct{})
-		e.slot.Pipelined = c.opts.Pipeline && t.RowsOnly && !isBarrier
+		// (Options.Dependency clears RowsOnly where a row is not found by a unique key.)
+		e.slot.Pipelined = c.opts.Pipeline && len(c.workers) > 1 && t.RowsOnly && !isBarrier
 		if err := c.enqueue(ctx, out, e, true); err != nil {
 			return err
 		}
