@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -177,6 +178,9 @@ func (s *Source) serve(files []File, pos uint32, skip *mysql.MysqlGTIDSet) *repl
 			}
 			return st.AddEventToStreamer(&replication.BinlogEvent{RawData: ev}) == nil
 		}
+		var lastName string
+		var lastOff uint32
+		var checksum bool
 		for i, f := range files {
 			start := uint32(4)
 			if i == 0 && pos > 4 {
@@ -208,9 +212,43 @@ func (s *Source) serve(files []File, pos uint32, skip *mysql.MysqlGTIDSet) *repl
 					return
 				}
 			}
+			lastName, lastOff = f.Name, off
+			if fd := fr.FormatDescription(); fd != nil {
+				checksum = fd.Checksum
+			}
+		}
+		// Idle, as a server with nothing new: a heartbeat every 250 ms (a
+		// receiver treats a silent connection as dead after its heartbeat
+		// period).
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+			if !send(heartbeat(lastName, lastOff, checksum)) {
+				return
+			}
 		}
 	}()
 	return st
+}
+
+// heartbeat encodes a HEARTBEAT_EVENT naming the current file and position.
+func heartbeat(file string, pos uint32, checksum bool) []byte {
+	n := binlogfmt.HeaderLen + len(file)
+	if checksum {
+		n += binlogfmt.ChecksumLen
+	}
+	ev := make([]byte, n)
+	binlogfmt.PutHeader(ev, binlogfmt.Header{Type: replication.HEARTBEAT_EVENT, ServerID: 1, EventSize: uint32(n), LogPos: pos})
+	copy(ev[binlogfmt.HeaderLen:], file)
+	if checksum {
+		binlogfmt.FixChecksum(ev)
+	}
+	return ev
 }
 
 func gtidSetOf(g string) mysql.GTIDSet {
