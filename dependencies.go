@@ -1,7 +1,6 @@
 package mtreplica
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -103,8 +102,7 @@ func (d *dependencies) keysOf(t *coordinator.Txn) (barrier bool, err error) {
 			d.keys = keys
 			d.dbs = deptrack.TableSchemas(d.dbs, tbl)
 		case *replication.QueryEvent:
-			q := bytes.TrimSpace(e.Query)
-			if !bytes.EqualFold(q, []byte("BEGIN")) && !bytes.EqualFold(q, []byte("COMMIT")) {
+			if !coordinator.BeginOrCommit(e.Query) {
 				// Statement DML: bounded by its tables when the parser can name them all, else a barrier.
 				tables, ok := deptrack.StatementTables(string(e.Query), string(e.Schema))
 				if !ok {

@@ -21,6 +21,10 @@ func (p Progress) table(name string) string {
 	return quoteIdent(p.Schema) + "." + quoteIdent(name)
 }
 
+// firstSeqColumn: a row of applied_transactions stands for the run
+// first_seq..seq of a group (appendRecords).
+const firstSeqColumn = "first_seq BIGINT UNSIGNED NULL DEFAULT NULL COMMENT 'the row stands for first_seq..seq; NULL: seq alone'"
+
 // Ensure creates the progress schema and tables if they do not exist.
 func (p Progress) Ensure(c *client.Conn) error {
 	for _, q := range []string{
@@ -33,7 +37,7 @@ func (p Progress) Ensure(c *client.Conn) error {
   source_file VARCHAR(255) NOT NULL DEFAULT '',
   source_pos BIGINT UNSIGNED NOT NULL DEFAULT 0,
   state ENUM('applied','ddl-pending') NOT NULL DEFAULT 'applied',
-  first_seq BIGINT UNSIGNED NULL DEFAULT NULL COMMENT 'the row stands for first_seq..seq; NULL: seq alone',
+  ` + firstSeqColumn + `,
   applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   PRIMARY KEY (channel, stream, seq)
 ) ENGINE=InnoDB COMMENT='mtreplica: transactions applied from the source (do not edit)'`,
@@ -57,7 +61,7 @@ func (p Progress) Ensure(c *client.Conn) error {
 		return fmt.Errorf("read the progress table's columns: %w", err)
 	}
 	if n, _ := r.GetInt(0, 0); n == 0 {
-		if _, err := c.Execute("ALTER TABLE " + p.table("applied_transactions") + " ADD COLUMN first_seq BIGINT UNSIGNED NULL DEFAULT NULL COMMENT 'the row stands for first_seq..seq; NULL: seq alone'"); err != nil {
+		if _, err := c.Execute("ALTER TABLE " + p.table("applied_transactions") + " ADD COLUMN " + firstSeqColumn); err != nil {
 			return fmt.Errorf("add first_seq to the progress table: %w", err)
 		}
 	}

@@ -305,6 +305,7 @@ type Coordinator struct {
 	src      Source
 	workers  []Worker
 	grouping bool // every worker is a GroupWorker and GroupTxns > 1
+	pipeline bool // Options.Pipeline with more than one worker
 	opts     Options
 	asm      *Assembler
 	budget   *semaphore.Weighted
@@ -355,7 +356,9 @@ func New(src Source, workers []Worker, opts Options) (*Coordinator, error) {
 			c.grouping = false
 		}
 	}
-	cfg := schedule.Config{GroupTxns: 1, GroupBytes: opts.GroupBytes, Pipeline: opts.Pipeline}
+	// One worker cannot overlap anything: pipelining only costs it a wake-up per group.
+	c.pipeline = opts.Pipeline && len(workers) > 1
+	cfg := schedule.Config{GroupTxns: 1, GroupBytes: opts.GroupBytes, Pipeline: c.pipeline}
 	if c.grouping {
 		cfg.GroupTxns = opts.GroupTxns
 	}
@@ -388,11 +391,8 @@ func (c *Coordinator) Status() Status {
 	if s.State == "" && c.applyingState != nil {
 		s.State = "Applying " + c.applyingState.ID()
 	}
-	for _, sl := range c.sched.Window() {
-		if !sl.Done() {
-			s.OldestPending = sl.Value.t.CommitTime()
-			break
-		}
+	if head := c.sched.Head(); head != nil {
+		s.OldestPending = head.Value.t.CommitTime()
 	}
 	return s
 }
@@ -522,7 +522,7 @@ func (c *Coordinator) read(ctx context.Context, out chan<- *entry) error {
 		e := newEntry(t)
 		e.turn, e.abort = make(chan struct{}), make(chan struct{})
 		// (Options.Dependency clears RowsOnly where a row is not found by a unique key.)
-		e.slot.Pipelined = c.opts.Pipeline && len(c.workers) > 1 && t.RowsOnly && !isBarrier
+		e.slot.Pipelined = t.RowsOnly && !isBarrier
 		if err := c.enqueue(ctx, out, e, true); err != nil {
 			return err
 		}

@@ -100,11 +100,8 @@ func (c *Coordinator) finish(r result) error {
 		}
 		c.retire(c.retired)
 		low := last.Next
-		for _, sl := range c.sched.Window() {
-			if !sl.Done() {
-				low = sl.Value.t.Start
-				break
-			}
+		if head := c.sched.Head(); head != nil { // retired: the head is not committed
+			low = head.Value.t.Start
 		}
 		c.status.Applied += uint64(n)
 		c.lastApplied = last
@@ -244,7 +241,7 @@ func (g *workerGate) Ready() bool { return isClosed(g.e.turn) }
 // Executed: the group's body is applied and holds its row locks; with
 // Options.Pipeline, transactions after it may start now.
 func (g *workerGate) Executed() {
-	if !g.c.opts.Pipeline {
+	if !g.c.pipeline {
 		return
 	}
 	g.c.mu.Lock()

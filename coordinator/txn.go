@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -255,6 +256,13 @@ func (a *Assembler) complete(ev relaylog.Event) *Txn {
 	return t
 }
 
+// BeginOrCommit reports whether a query event is the BEGIN or COMMIT around a
+// row-based transaction's events (not a statement that changes data).
+func BeginOrCommit(q []byte) bool {
+	q = bytes.TrimSpace(q)
+	return bytes.EqualFold(q, []byte("BEGIN")) || bytes.EqualFold(q, []byte("COMMIT"))
+}
+
 // rowsOnly reports whether evs change data through row events only.
 func rowsOnly(evs []*replication.BinlogEvent) bool {
 	rows := false
@@ -263,7 +271,7 @@ func rowsOnly(evs []*replication.BinlogEvent) bool {
 		case *replication.RowsEvent:
 			rows = true
 		case *replication.QueryEvent:
-			if q := strings.TrimSpace(string(e.Query)); !strings.EqualFold(q, "BEGIN") && !strings.EqualFold(q, "COMMIT") {
+			if !BeginOrCommit(e.Query) {
 				return false
 			}
 		case *replication.TableMapEvent, *replication.XIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent,
