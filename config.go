@@ -76,20 +76,21 @@ type Config struct {
 	// GroupTransactions bounds how many consecutive transactions a worker may
 	// apply as one target transaction (one COMMIT; the target's visible state
 	// stays a prefix of the source's history). Only transactions already read
-	// are grouped, so an idle source adds no latency. Default 128; 1 disables.
+	// are grouped, so an idle source adds no latency. Default 256; 1 disables.
 	GroupTransactions int
 	// RowApply is how row events are applied on the target: "sql" (default:
 	// statements generated from the row images, columns matched by name) or
 	// "binlog" (the events themselves in BINLOG statements, applied by the
 	// target like its own replica would; see applier.RowApplyBinlog).
 	RowApply string
-	// Pipeline lets a worker start a transaction that changes only rows once
-	// every transaction before it has applied its changes and waits only for
-	// its commit, instead of once its dependencies have committed: anything it
-	// conflicts with is locked on the target until committed, so the target
-	// orders them. A group's execution then overlaps the commits before it.
-	// With one worker, the worker's next group still waits for its own commit.
-	Pipeline bool
+	// NoPipeline turns pipelining off. With several workers, a worker may
+	// start a transaction that changes only rows once every transaction
+	// before it has applied its changes and waits only for its commit,
+	// instead of once its dependencies have committed: anything it conflicts
+	// with is locked on the target until committed, so the target orders
+	// them. A group's execution then overlaps the commits before it. (With
+	// one worker there is nothing to overlap: it is off.)
+	NoPipeline bool
 	// NoReceiver runs only the applier, on what the relay log holds (START
 	// REPLICA SQL_THREAD); NoApplier runs only the receiver (START REPLICA IO_THREAD).
 	NoReceiver bool

@@ -89,7 +89,7 @@ func TestKillNine(t *testing.T) {
 		case 3:
 			runArgs = append(runArgs, "--workers", "4", "--row-apply", "binlog")
 			if i%8 == 7 {
-				runArgs = append(runArgs, "--pipeline")
+				runArgs = append(runArgs, "--pipeline=false") // pipelining is the default
 			}
 		}
 		cmd := exec.Command(bin, runArgs...)

@@ -28,7 +28,7 @@ type dependencies struct {
 	conn    *client.Conn
 	keys    []deptrack.Key
 	dbs     []string
-	// pipeline: decide which transactions may be pipelined (Config.Pipeline)
+	// pipeline: decide which transactions may be pipelined (unless Config.NoPipeline)
 	// even when the mode needs no keys.
 	pipeline bool
 }

@@ -126,10 +126,10 @@ func TestParallelModes(t *testing.T) {
 			for _, workers := range []int{1, 4, 16} {
 				name := fmt.Sprintf("%s/preserve=%v/workers=%d", strings.ReplaceAll(mode, "+", "_"), preserve, workers)
 				if workers == 16 {
-					name += "/rows=binlog"
+					name += "/rows=binlog" // and pipelining, the default
 				}
 				if workers == 4 {
-					name += "/pipeline"
+					name += "/no-pipeline"
 				}
 				t.Run(name, func(t *testing.T) {
 					dst := mariadbtest.Start(t, mariadbtest.Options{})
@@ -140,7 +140,7 @@ func TestParallelModes(t *testing.T) {
 					if workers == 16 {
 						cfg.RowApply = applier.RowApplyBinlog // native row apply under the most concurrency
 					}
-					cfg.Pipeline = workers == 4 // transactions start once those before them executed
+					cfg.NoPipeline = workers == 4 // only once their dependencies committed
 
 					start := time.Now()
 					r, stop := startEngine(t, cfg)

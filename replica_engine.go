@@ -345,7 +345,7 @@ func (r *Replica) runApplier(ctx context.Context) error {
 	}
 	mode, _ := deptrack.ParseMode(cfg.DependencyTracking)
 	deps := newDependencies(ctx, mode, cfg.Target, schemas)
-	deps.pipeline = cfg.Pipeline
+	deps.pipeline = !cfg.NoPipeline
 	defer deps.close()
 	dependency := deps.dep
 	if cfg.Workers == 1 {
@@ -376,7 +376,7 @@ func (r *Replica) runApplier(ctx context.Context) error {
 		// Row images are decoded by whoever needs them: writeset extraction,
 		// or a worker applying rows as SQL; native row apply needs none.
 		DeferRows: true,
-		Pipeline:  cfg.Pipeline,
+		Pipeline:  !cfg.NoPipeline,
 		Hold:      r.hold,
 		Skip: func(t *coordinator.Txn) bool {
 			stream, seq := t.ProgressKey()

@@ -99,7 +99,7 @@ func (e *engine) unsupported(mc mtConfig) string {
 	if mc.group != 0 && !e.flags[flagGroup] {
 		missing = append(missing, "--"+flagGroup)
 	}
-	if mc.pipeline && !e.flags[flagPipeline] {
+	if mc.pipeline && !e.flags[flagPipeline] { // a build without the flag does not pipeline
 		missing = append(missing, "--"+flagPipeline)
 	}
 	if mc.rowApply != "" && !e.flags[flagRowApply] {
@@ -135,8 +135,8 @@ func (e *engine) runArgs(src, dst *mariadbtest.Server, relayDir string, base gti
 	if mc.rowApply != "" {
 		args = append(args, "--"+flagRowApply+"="+mc.rowApply)
 	}
-	if mc.pipeline {
-		args = append(args, "--"+flagPipeline+"=true")
+	if e.flags[flagPipeline] {
+		args = append(args, "--"+flagPipeline+"="+strconv.FormatBool(mc.pipeline))
 	}
 	return args
 }
@@ -235,6 +235,7 @@ func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int
 
 	logPath := filepath.Join(b.work, "logs", res.fileName()+".log")
 	b.prog.start(res.label(), bl.txns)
+	counts0, countsErr := readCommitCounts(ctx, dst)
 	targetCPU0, cpuErr := processCPU(dst.PID)
 	started := time.Now()
 	p, err := startChild(b.eng.bin, b.eng.runArgs(b.srv.source, dst, relay, b.srv.basePos, mc), logPath)
@@ -253,6 +254,10 @@ func (b *bench) runEngine(ctx context.Context, bl *backlog, mc mtConfig, rep int
 	res.PeakRSSBytes = p.peakRSS()
 	if err != nil {
 		return fail(err)
+	}
+	if counts1, err := readCommitCounts(ctx, dst); err == nil && countsErr == nil {
+		d := counts1.sub(counts0)
+		res.TargetLogWrites, res.TargetCommits = d.LogWrites, d.Commits
 	}
 	if targetCPU1, err := processCPU(dst.PID); err == nil && cpuErr == nil {
 		if replicaCPU, err := processCPU(p.cmd.Process.Pid); err == nil {

@@ -75,7 +75,7 @@ type mtConfig struct {
 	preserve bool   // preserve-commit-order
 	group    int    // --group-transactions (0: the daemon's default)
 	rowApply string // --row-apply ("": the daemon's default)
-	pipeline bool   // --pipeline
+	pipeline bool   // --pipeline (the daemon's default: true)
 }
 
 // label is the mode as reports show it: the group size is part of it when set.
@@ -87,8 +87,8 @@ func (m mtConfig) label() string {
 	if m.rowApply != "" {
 		l += " rows=" + m.rowApply
 	}
-	if m.pipeline {
-		l += " pipeline"
+	if !m.pipeline {
+		l += " no-pipeline"
 	}
 	return l
 }
@@ -165,7 +165,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		strings.Join(allMTModes, ", ")+", or several joined by +")
 	fs.StringVar(&mtWorkers, "mt-workers", "1,4,16", "mtreplica worker counts")
 	fs.StringVar(&mtRowApply, "mt-row-apply", "", "mtreplica --row-apply values: sql, binlog (empty: the daemon's default)")
-	fs.StringVar(&mtPipeline, "mt-pipeline", "false", "mtreplica --pipeline values (false, true or both)")
+	fs.StringVar(&mtPipeline, "mt-pipeline", "true", "mtreplica --pipeline values (false, true or both)")
 	fs.StringVar(&mtGroups, "mt-group", "0", "mtreplica --group-transactions values (transactions per target transaction; 0: the daemon's default)")
 	fs.StringVar(&pco, "mt-preserve-commit-order", "true", "mtreplica preserve-commit-order values (true, false or both)")
 	fs.DurationVar(&c.steady, "steady", 30*time.Second, "steady-state phase: source under continuous load this long per configuration (0 skips it)")

@@ -28,7 +28,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if n := len(c.nativeConfigs()); n != 7 {
 		t.Errorf("%d native configurations, want 7: %v", n, c.nativeConfigs())
 	}
-	wantMT := []mtConfig{{"logical-clock+writeset", 1, true, 0, "", false}, {"logical-clock+writeset", 4, true, 0, "", false}, {"logical-clock+writeset", 16, true, 0, "", false}}
+	wantMT := []mtConfig{{"logical-clock+writeset", 1, true, 0, "", true}, {"logical-clock+writeset", 4, true, 0, "", true}, {"logical-clock+writeset", 16, true, 0, "", true}}
 	if got := c.mtConfigs(); !slices.Equal(got, wantMT) {
 		t.Errorf("mtreplica configurations %v, want %v", got, wantMT)
 	}

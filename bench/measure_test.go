@@ -136,10 +136,14 @@ func TestEngineRunArgsPassThrough(t *testing.T) {
 	if strings.Contains(joined, "--workers") {
 		t.Errorf("passed --workers to a daemon without it: %q", joined)
 	}
-	full := (&engine{flags: map[string]bool{"workers": true, "dependency-tracking": true, "preserve-commit-order": true}}).
+	if strings.Contains(joined, "--pipeline") {
+		t.Errorf("passed --pipeline to a daemon without it: %q", joined)
+	}
+	full := (&engine{flags: map[string]bool{"workers": true, "dependency-tracking": true, "preserve-commit-order": true, "pipeline": true}}).
 		runArgs(srv, dst, "/relay", base, mtConfig{mode: "logical-clock+writeset", workers: 8, preserve: false})
 	joined = strings.Join(full, " ")
-	for _, want := range []string{"--workers=8", "--dependency-tracking=logical-clock+writeset", "--preserve-commit-order=false"} {
+	// Pipelining is the daemon's default now: turning it off must be explicit.
+	for _, want := range []string{"--workers=8", "--dependency-tracking=logical-clock+writeset", "--preserve-commit-order=false", "--pipeline=false"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("args %q lack %q", joined, want)
 		}

@@ -42,6 +42,7 @@ func (b *bench) runNative(ctx context.Context, bl *backlog, nc nativeConfig, rep
 	b.prog.finish()
 
 	b.prog.start(res.label(), bl.txns)
+	counts0, countsErr := readCommitCounts(ctx, dst)
 	targetCPU0, cpuErr := processCPU(dst.PID)
 	started := time.Now()
 	if err := dst.Exec(ctx, "START SLAVE SQL_THREAD"); err != nil {
@@ -59,6 +60,10 @@ func (b *bench) runNative(ctx context.Context, bl *backlog, nc nativeConfig, rep
 	b.prog.finish()
 	if err != nil {
 		return fail(err)
+	}
+	if counts1, err := readCommitCounts(ctx, dst); err == nil && countsErr == nil {
+		d := counts1.sub(counts0)
+		res.TargetLogWrites, res.TargetCommits = d.LogWrites, d.Commits
 	}
 	if targetCPU1, err := processCPU(dst.PID); err == nil && cpuErr == nil {
 		res.TargetCPUSeconds = (targetCPU1 - targetCPU0).Seconds() // the native replica runs inside it

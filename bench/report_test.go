@@ -31,6 +31,7 @@ func sampleResults() []Result {
 	rss := ok("mtreplica", "commit-order", 1, 1100, 1)
 	rss.PeakRSSBytes = 40 << 20
 	rss.TargetCPUSeconds, rss.ReplicaCPUSeconds = 30, 9 // per 1k of 100000 txns: 300 and 90 ms
+	rss.TargetLogWrites, rss.TargetCommits = 2500, 800  // 25 and 8 per 1k
 	p50, p99, mx := 0.08, 0.19, 0.2
 	steady := Result{Kind: "steady", Engine: "mariadb", Mode: "serial", Workload: "write16", Durability: "strict",
 		Txns: 30000, TxnPerS: 1000, Seconds: 30, Verified: true, LagP50: &p50, LagP99: &p99, LagMax: &mx, DrainSeconds: 0.1}
@@ -49,10 +50,10 @@ func TestMarkdownTable(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"## T", "Command: `go run ./bench`",
-		"| write16 | strict | 100000 | MariaDB native | serial | 0 | preserved | 2.30k | 2.10k-2.50k | 43.8 | 0.00 |  |  | 0.00 | 2/2 |",
+		"| write16 | strict | 100000 | MariaDB native | serial | 0 | preserved | 2.30k | 2.10k-2.50k | 43.8 | 0.00 |  |  |  | 0.00 | 2/2 |",
 		"| write16 | strict | 100000 | MariaDB native | optimistic | 16 | preserved | 5.60k | 5.20k-6.00k |",
 		// one verified run and one failed one: the figure is the verified run's, the failure is counted
-		"| write16 | strict | 100000 | mtreplica | commit-order | 1 | preserved | 1.10k |  | 90.9 | 0.00 | 300 + 90 | 40 MiB | 0.00 | 1/2 |",
+		"| write16 | strict | 100000 | mtreplica | commit-order | 1 | preserved | 1.10k |  | 90.9 | 0.00 | 300 + 90 | 8 / 25 | 40 MiB | 0.00 | 1/2 |",
 		"| write16 | strict | 100000 | MariaDB native | aggressive | 4 | preserved | FAILED |",
 		"| write16 | strict | 1.00k | MariaDB native | serial | 0 | 0.08s | 0.19s | 0.20s |",
 		"| write16 | strict | | mtreplica | commit-order | 1 | FAILED |",

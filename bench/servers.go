@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -272,4 +273,42 @@ func queryString(c *client.Conn, q string) (string, error) {
 		return "", nil
 	}
 	return r.GetString(0, 0)
+}
+
+// commitCounts are target counters that show how commits were grouped.
+type commitCounts struct {
+	// LogWrites is Innodb_log_writes: with innodb_flush_log_at_trx_commit=1 and no binlog, about one per group
+	// of commits the server makes durable together (MariaDB 10.8 and later have no Innodb_os_log_fsyncs).
+	LogWrites int64
+	// Commits is Com_commit: COMMIT statements (mtreplica sends one per target transaction).
+	Commits int64
+}
+
+func (a commitCounts) sub(b commitCounts) commitCounts {
+	return commitCounts{LogWrites: a.LogWrites - b.LogWrites, Commits: a.Commits - b.Commits}
+}
+
+// readCommitCounts reads s's commitCounts.
+func readCommitCounts(ctx context.Context, s *mariadbtest.Server) (commitCounts, error) {
+	var c commitCounts
+	rows, err := s.QueryRows(ctx, "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('INNODB_LOG_WRITES', 'COM_COMMIT')")
+	if err != nil {
+		return c, err
+	}
+	for _, r := range rows {
+		v, err := strconv.ParseInt(r[1], 10, 64)
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", r[0], err)
+		}
+		switch r[0] {
+		case "INNODB_LOG_WRITES":
+			c.LogWrites = v
+		case "COM_COMMIT":
+			c.Commits = v
+		}
+	}
+	if len(rows) != 2 {
+		return c, errors.New("no Innodb_log_writes or Com_commit in GLOBAL_STATUS")
+	}
+	return c, nil
 }

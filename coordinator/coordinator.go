@@ -148,7 +148,7 @@ type Options struct {
 	StreamBytes int64
 	// GroupTxns bounds how many consecutive transactions one worker may apply
 	// as one target transaction when its workers are GroupWorkers; 1 disables
-	// grouping. Default 128. Only transactions already read are grouped: a
+	// grouping. Default 256. Only transactions already read are grouped: a
 	// group never waits for more, so an idle source sees no extra latency.
 	GroupTxns int
 	// DeferRows leaves row images undecoded until Txn.DecodeRows (Assembler.DeferRows).
@@ -185,7 +185,7 @@ func (o *Options) setDefaults() {
 		o.StreamBytes = o.QueueBytes / 4
 	}
 	if o.GroupTxns <= 0 {
-		o.GroupTxns = 128
+		o.GroupTxns = 256
 	}
 	if o.GroupBytes <= 0 {
 		o.GroupBytes = 1 << 20

@@ -85,8 +85,8 @@ var options = []option{
 	{name: "channel", help: "replication channel name in the progress table"},
 	{name: "replica_parallel_workers", kind: kInt, help: "parallel workers, each with its own target connection (default 1)", aliases: []string{"workers"}},
 	{name: "replica_preserve_commit_order", kind: kBool, help: "commit in source order (default true)", aliases: []string{"preserve_commit_order"}},
-	{name: "group_transactions", kind: kInt, help: "consecutive transactions a worker may apply as one target transaction (default 128; 1: one each)"},
-	{name: "pipeline", kind: kBool, help: "start a transaction that changes only rows once those before it have applied their changes (not committed them): the target's row locks order them (default false)"},
+	{name: "group_transactions", kind: kInt, help: "consecutive transactions a worker may apply as one target transaction (default 256; 1: one each)"},
+	{name: "pipeline", kind: kBool, help: "start a transaction that changes only rows once those before it have applied their changes (not committed them): the target's row locks order them (default true; with one worker there is nothing to overlap)"},
 	{name: "row_apply", help: "how row events are applied: sql (default; statements, columns matched by name) or binlog (BINLOG statements: the target applies the events natively; MariaDB source, same table layout, BINLOG REPLAY privilege)"},
 	{name: "dependency_tracking", help: "commit-order, logical-clock, writeset, database, or a combination with + (default logical-clock+writeset)"},
 	{name: "idempotent", kind: kBool, help: "ignore missing rows and duplicate keys instead of stopping (replica_exec_mode=IDEMPOTENT)"},
@@ -596,7 +596,9 @@ func (s *settings) config() (mtreplica.Config, error) {
 	cfg.DependencyTracking = s.str("dependency_tracking")
 	cfg.GroupTransactions = int(s.integer("group_transactions", 32))
 	cfg.RowApply = s.str("row_apply")
-	cfg.Pipeline, _ = s.boolean("pipeline")
+	if v, set := s.boolean("pipeline"); set {
+		cfg.NoPipeline = !v
+	}
 	cfg.Idempotent, _ = s.boolean("idempotent")
 	cfg.NoReceiver, _ = s.boolean("no_receiver")
 	cfg.NoApplier, _ = s.boolean("no_applier")

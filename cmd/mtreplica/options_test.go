@@ -99,6 +99,35 @@ func TestOptionsEarlierForm(t *testing.T) {
 		cfg.Target.Addr != "127.0.0.1:4001" || cfg.StartGTID != "0-1-5" {
 		t.Errorf("config %+v source tls %v", cfg, cfg.Source.TLS != nil)
 	}
+	if cfg.NoPipeline {
+		t.Error("pipelining is the default")
+	}
+}
+
+// TestOptionPipeline: pipelining is on unless turned off, from any layer.
+func TestOptionPipeline(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		args []string
+		off  bool
+	}{
+		{"", nil, false},
+		{"", []string{"--pipeline=false"}, true},
+		{"pipeline: false\n", nil, true},
+		{"pipeline: false\n", []string{"--pipeline"}, false},
+	} {
+		set, err := parse(t, tc.yaml, append([]string{"--source", "repl@tcp(127.0.0.1:4000)/", "--target", "root@tcp(127.0.0.1:4001)/", "--relay-dir", "/r"}, tc.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := set.config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.NoPipeline != tc.off {
+			t.Errorf("yaml %q args %v: NoPipeline %v, want %v", tc.yaml, tc.args, cfg.NoPipeline, tc.off)
+		}
+	}
 }
 
 // TestOptionErrors: every problem at once, each naming where it came from and what to do.
