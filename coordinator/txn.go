@@ -111,6 +111,10 @@ type Assembler struct {
 	// header (table, flags), their row images only by Txn.DecodeRows.
 	deferRows bool
 	pending   []deferredRows // rows events decoded since the last Add
+	// The sizes of the last transaction's event lists: the next one's are
+	// allocated that large (a workload's transactions tend to look alike),
+	// not grown from nothing.
+	lastEvents, lastDeferred int
 }
 
 // deferredRows is a rows event whose row images are not decoded yet: data is
@@ -215,7 +219,10 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 		return nil, nil
 	}
 	if fr.Start {
-		a.cur = &Txn{Start: ev.Pos}
+		a.cur = &Txn{Start: ev.Pos, Events: make([]*replication.BinlogEvent, 0, min(a.lastEvents, 64))}
+		if a.lastDeferred > 0 {
+			a.cur.deferred = make([]deferredRows, 0, min(a.lastDeferred, 64))
+		}
 	}
 	if a.cur == nil {
 		return nil, fmt.Errorf("event %s at %s outside any transaction", fr.Header.Type, ev.Pos)
@@ -246,6 +253,7 @@ func (a *Assembler) Add(ev relaylog.Event) (txn *Txn, err error) {
 func (a *Assembler) complete(ev relaylog.Event) *Txn {
 	t := a.cur
 	a.cur = nil
+	a.lastEvents, a.lastDeferred = len(t.Events), len(t.deferred)
 	a.seq++ // numbered when complete: an abandoned transaction takes no number
 	t.Seq = a.seq
 	t.Next = ev.Next
