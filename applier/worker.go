@@ -223,6 +223,9 @@ func (w *Worker) apply(ctx context.Context, ts []*coordinator.Txn, gate coordina
 			return err
 		}
 		w.retries.Add(1)
+		if e, ok := gate.(coordinator.ExecutedGate); ok {
+			e.Unexecuted() // rolled back: its locks are gone until the body runs again
+		}
 		if isConnError(err) && w.conn != nil {
 			w.conn.Close()
 			w.conn = nil

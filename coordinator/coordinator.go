@@ -57,10 +57,13 @@ var ErrUntilReached = errors.New("until condition reached")
 var ErrAborted = errors.New("transaction aborted by the coordinator to break an order-inversion deadlock")
 
 // ExecutedGate is a Gate a worker tells when its transaction's body has been
-// applied and only its commit is left (Options.Pipeline).
+// applied and only its commit is left (Options.Pipeline), and when it rolled
+// the transaction back to apply it again (a transient error): its row locks
+// are gone, and transactions after it must not start on their account.
 type ExecutedGate interface {
 	Gate
 	Executed()
+	Unexecuted()
 }
 
 // Worker applies one transaction to the target, recording its progress in the

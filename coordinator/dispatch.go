@@ -253,6 +253,17 @@ func (g *workerGate) Executed() {
 	}
 }
 
+// Unexecuted: the group was rolled back to be applied again; it no longer
+// holds its row locks.
+func (g *workerGate) Unexecuted() {
+	if !g.c.pipeline {
+		return
+	}
+	g.c.mu.Lock()
+	g.c.sched.Unexecuted(&g.e.slot)
+	g.c.mu.Unlock()
+}
+
 func (g *workerGate) Aborted() bool {
 	g.c.mu.Lock()
 	abort := g.e.abort

@@ -205,6 +205,27 @@ func (s *Scheduler[T]) Executed(lead *Slot[T]) {
 	s.advanceExec()
 }
 
+// Unexecuted records that lead's group, executed, was rolled back to be
+// applied again (a transient error): it no longer holds its row locks, so
+// slots after it wait for it to execute again before they start by the
+// pipeline rule. (Any that started meanwhile are already running; a lock they
+// took first is an order inversion, which the caller's deadlock detection
+// resolves.)
+func (s *Scheduler[T]) Unexecuted(lead *Slot[T]) {
+	if lead.state != running || !lead.executed {
+		return
+	}
+	for _, m := range lead.group {
+		m.executed = false
+	}
+	for i, x := range s.window {
+		if x == lead {
+			s.exec = min(s.exec, i)
+			break
+		}
+	}
+}
+
 func (s *Scheduler[T]) advanceExec() {
 	for s.exec < len(s.window) && (s.window[s.exec].state == done || (s.window[s.exec].state == running && s.window[s.exec].executed)) {
 		s.exec++

@@ -113,7 +113,7 @@ func TestSchedulerProperty(t *testing.T) {
 				}
 			}
 			if len(running) > 0 {
-				acts = append(acts, "abort", "execute")
+				acts = append(acts, "abort", "execute", "retry")
 			}
 			if len(acts) == 0 {
 				t.Fatalf("stuck: nothing possible, low %d", s.Low())
@@ -224,6 +224,12 @@ func TestSchedulerProperty(t *testing.T) {
 					executed[m.Seq] = true
 				}
 				s.Executed(lead)
+			case "retry": // rolled back after executing, to be applied again
+				lead := running[rapid.IntRange(0, len(running)-1).Draw(t, "retryWhich")]
+				for _, m := range lead.Group() {
+					executed[m.Seq] = false
+				}
+				s.Unexecuted(lead)
 			case "abort":
 				i := rapid.IntRange(0, len(running)-1).Draw(t, "abortWhich")
 				lead := running[i]
