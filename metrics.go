@@ -91,7 +91,7 @@ var (
 	descRunning      = desc("thread_running", "1 while the receiver (IO thread) or the applier (SQL thread) runs.", "thread")
 	descDelay        = desc("sql_delay_seconds", "SOURCE_DELAY: transactions are applied no earlier than their source commit plus this.")
 	descRemaining    = desc("sql_remaining_delay_seconds", "Seconds the applier still holds the next transaction for SOURCE_DELAY.")
-	descWorkerTime   = desc("applier_worker_seconds_total", "Time each worker spent per state: applying, commit_wait (its body done, waiting for its commit turn), idle.", "worker", "state")
+	descWorkerTime   = desc("applier_worker_seconds_total", "Time each worker spent per state: applying, commit_wait (its body done, waiting for its commit turn), dependency_wait (idle while the next transaction read waits for a dependency to commit), idle (nothing to apply).", "worker", "state")
 	descWorkerBusy   = desc("applier_worker_applying", "1 while the worker applies a transaction.", "worker")
 	descWorkerTxns   = desc("applier_worker_transactions_total", "Transactions committed by the worker.", "worker")
 	descWorkerRetry  = desc("applier_worker_retries_total", "Transaction retries by the worker (deadlocks, lock wait timeouts, aborts).", "worker")
@@ -143,6 +143,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descWorkerTime, w.BusyTime.Seconds(), id, "applying")
 		counter(descWorkerTime, w.CommitWaitTime.Seconds(), id, "commit_wait")
 		counter(descWorkerTime, w.IdleTime.Seconds(), id, "idle")
+		counter(descWorkerTime, w.DependencyWaitTime.Seconds(), id, "dependency_wait")
 		busy := 0.0
 		if w.ApplyingTransaction != "" {
 			busy = 1

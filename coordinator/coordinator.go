@@ -224,15 +224,18 @@ type Status struct {
 
 // WorkerStatus mirrors performance_schema.replication_applier_status_by_worker.
 type WorkerStatus struct {
-	WorkerID                    int           `json:"WORKER_ID"`
-	ServiceState                string        `json:"SERVICE_STATE"`
-	ApplyingTransaction         string        `json:"APPLYING_TRANSACTION"`
-	LastAppliedTransaction      string        `json:"LAST_APPLIED_TRANSACTION"`
-	TransactionsApplied         uint64        `json:"TRANSACTIONS_APPLIED"`
-	Retries                     uint64        `json:"RETRIES"`
-	BusyTime                    time.Duration `json:"BUSY_TIME_NS"`
-	CommitWaitTime              time.Duration `json:"COMMIT_WAIT_TIME_NS"`
-	IdleTime                    time.Duration `json:"IDLE_TIME_NS"`
+	WorkerID               int           `json:"WORKER_ID"`
+	ServiceState           string        `json:"SERVICE_STATE"`
+	ApplyingTransaction    string        `json:"APPLYING_TRANSACTION"`
+	LastAppliedTransaction string        `json:"LAST_APPLIED_TRANSACTION"`
+	TransactionsApplied    uint64        `json:"TRANSACTIONS_APPLIED"`
+	Retries                uint64        `json:"RETRIES"`
+	BusyTime               time.Duration `json:"BUSY_TIME_NS"`
+	CommitWaitTime         time.Duration `json:"COMMIT_WAIT_TIME_NS"`
+	IdleTime               time.Duration `json:"IDLE_TIME_NS"`
+	// DependencyWaitTime is time idle while the next transaction read waited
+	// for a dependency to commit (not counted in IdleTime).
+	DependencyWaitTime          time.Duration `json:"DEPENDENCY_WAIT_TIME_NS"`
 	LastErrorMessage            string        `json:"LAST_ERROR_MESSAGE"`
 	applyingSince, stateSince   time.Time
 	waitingCommit, applyingBody bool
@@ -255,15 +258,20 @@ func (w *WorkerStatus) format() {
 	}
 }
 
-// accrue adds the time since the last state change to the current state's total.
-func (w *WorkerStatus) accrue(now time.Time) {
+// accrue adds the time since the last state change to the current state's
+// total; depBlocked: idle time counts as a dependency wait.
+func (w *WorkerStatus) accrue(now time.Time, depBlocked bool) {
 	switch {
 	case w.waitingCommit:
 		w.CommitWaitTime += now.Sub(w.stateSince)
 	case w.applyingBody:
 		w.BusyTime += now.Sub(w.stateSince)
 	default:
-		w.IdleTime += now.Sub(w.stateSince)
+		if depBlocked {
+			w.DependencyWaitTime += now.Sub(w.stateSince)
+		} else {
+			w.IdleTime += now.Sub(w.stateSince)
+		}
 	}
 	w.stateSince = now
 }
@@ -320,6 +328,9 @@ type Coordinator struct {
 	// the dispatcher (and by a worker's gate: Executed).
 	sched   *schedule.Scheduler[*entry]
 	retired []*schedule.Slot[*entry] // scratch for sched
+	// depBlocked: the next transaction read waits for a dependency; idle
+	// workers' time counts as WorkerStatus.DependencyWaitTime meanwhile.
+	depBlocked bool
 	// lastStall is the Seq of the last head whose stall was broken (once per head).
 	lastStall uint64
 	lowCh     chan struct{}
@@ -382,7 +393,7 @@ func (c *Coordinator) Status() Status {
 	s.Workers = append([]WorkerStatus(nil), c.status.Workers...)
 	now := time.Now()
 	for i := range s.Workers {
-		s.Workers[i].accrue(now)
+		s.Workers[i].accrue(now, c.depBlocked)
 		s.Workers[i].format()
 		if r, ok := c.workers[i].(interface{ Retries() uint64 }); ok {
 			s.Workers[i].Retries = r.Retries()

@@ -40,6 +40,7 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 				head.t.Prune = c.markList()
 			}
 		}
+		c.setDepBlocked(head == nil && c.sched.Blocked())
 		idle := c.sched.Len() == 0
 		c.mu.Unlock()
 		if readerDone && idle {
@@ -77,6 +78,19 @@ func (c *Coordinator) dispatch(ctx context.Context, incoming <-chan *entry, work
 			return ctx.Err()
 		}
 	}
+}
+
+// setDepBlocked records whether the next transaction waits for a dependency;
+// idle workers' time is accounted up to the change. Called with c.mu held.
+func (c *Coordinator) setDepBlocked(b bool) {
+	if b == c.depBlocked {
+		return
+	}
+	now := time.Now()
+	for i := range c.status.Workers {
+		c.status.Workers[i].accrue(now, c.depBlocked)
+	}
+	c.depBlocked = b
 }
 
 func openTurn(e *entry) {
@@ -225,7 +239,7 @@ func (c *Coordinator) workerState(i int, t *Txn, group int, body, commitWait boo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := &c.status.Workers[i]
-	w.accrue(time.Now())
+	w.accrue(time.Now(), c.depBlocked)
 	w.applying, w.applyingGroup = t, group
 	w.applyingBody, w.waitingCommit = body, commitWait
 }

@@ -49,6 +49,12 @@ func (w *fakeWorker) Apply(ctx context.Context, t *Txn, g Gate) error {
 }
 
 func runParallel(t *testing.T, preserve bool, dep func(*Txn) uint64) *commitLog {
+	log, _ := runParallelStatus(t, preserve, dep)
+	return log
+}
+
+// runParallelStatus is runParallel that also returns the coordinator's status at the end.
+func runParallelStatus(t *testing.T, preserve bool, dep func(*Txn) uint64) (*commitLog, Status) {
 	t.Helper()
 	src := fixtureSource(t, "mariadb-poc/domain_id_0__mariadb-repl-bin.000004")
 	log := &commitLog{running: map[uint64]bool{}}
@@ -72,6 +78,7 @@ func runParallel(t *testing.T, preserve bool, dep func(*Txn) uint64) *commitLog 
 	for c.Status().Applied < 405 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	st := c.Status()
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -79,7 +86,31 @@ func runParallel(t *testing.T, preserve bool, dep func(*Txn) uint64) *commitLog 
 	if n := len(log.committed); n != 405 {
 		t.Fatalf("committed %d, want 405", n)
 	}
-	return log
+	return log, st
+}
+
+// TestDependencyWaitTime: a worker idle while the next transaction waits for
+// its dependency accounts the time as a dependency wait, not as idle.
+func TestDependencyWaitTime(t *testing.T) {
+	sum := func(st Status) (dep, idle time.Duration) {
+		for _, w := range st.Workers {
+			dep += w.DependencyWaitTime
+			idle += w.IdleTime
+		}
+		return dep, idle
+	}
+	// A chain: each transaction waits for the one before it, so 7 of the 8
+	// workers wait for a dependency while one applies.
+	_, chain := runParallelStatus(t, true, func(t *Txn) uint64 { return t.Seq - 1 })
+	dep, idle := sum(chain)
+	if dep < 10*time.Millisecond || dep < idle {
+		t.Errorf("chain: dependency wait %v, idle %v: the waits for dependencies were not counted as such", dep, idle)
+	}
+	// Nothing depends on anything: no transaction ever waits for one.
+	_, free := runParallelStatus(t, true, func(*Txn) uint64 { return 0 })
+	if dep, idle := sum(free); dep != 0 {
+		t.Errorf("independent transactions: dependency wait %v (idle %v), want 0", dep, idle)
+	}
 }
 
 // TestParallelPreserveCommitOrder: with no dependencies, transactions run in

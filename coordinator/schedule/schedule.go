@@ -158,6 +158,17 @@ func (s *Scheduler[T]) Next(more bool) *Slot[T] {
 	return lead
 }
 
+// Blocked reports whether the first slot waiting to start may not start yet
+// because of its dependency (MySQL's coordinator "waited at clock
+// conflicts"): transactions have been read, and what holds them back is a
+// commit (or, with Config.Pipeline, an execution) still to come.
+func (s *Scheduler[T]) Blocked() bool {
+	for s.next < len(s.window) && s.window[s.next].state != waiting {
+		s.next++
+	}
+	return s.next < len(s.window) && s.window[s.next].Dep > s.low && !s.pipelinedReady(s.next)
+}
+
 // formGroup sets the group of the slot at window index i, which is ready: it,
 // then as many of the slots right after it as may run in the same target
 // transaction. A member must be ready too (its dependency committed), or, when

@@ -279,7 +279,13 @@ func TestSchedulerTable(t *testing.T) {
 		if got := s.Next(false); got != nil {
 			t.Fatalf("Next = Seq %d, want nil: Seq 2 waits for Seq 1, and Seq 3 must not pass it", got.Seq)
 		}
+		if !s.Blocked() {
+			t.Fatal("Blocked = false while Seq 2 waits for Seq 1")
+		}
 		s.Committed(a, nil)
+		if s.Blocked() {
+			t.Fatal("Blocked = true once Seq 1 committed")
+		}
 		if got := s.Next(false); got != b {
 			t.Fatalf("Next after commit = %v, want Seq 2", got)
 		}
