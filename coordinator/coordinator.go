@@ -158,13 +158,13 @@ type Options struct {
 	DeferRows bool
 	// Pipeline lets a transaction that changes only rows (Txn.RowsOnly, not a
 	// barrier; the Dependency function clears RowsOnly for a transaction whose
-	// rows are not all found through a unique key, since a table scan does not
-	// wait for an earlier transaction's row lock) start once every
-	// transaction before it has applied its body and
-	// waits only for its commit turn, whatever its dependency: what it
-	// conflicts with is locked until committed, so it waits on the target,
-	// and a worker's body overlaps the commits (and the coordinator's work)
-	// before it (schedule.Config.Pipeline).
+	// rows are not all found through a unique key, since a table scan does
+	// not wait for an earlier transaction's row lock) start once every
+	// transaction before it has applied its body and waits only for its
+	// commit turn, whatever its dependency: what it conflicts with is locked
+	// until committed, so it waits on the target, and a worker's body
+	// overlaps the commits (and the coordinator's work) before it
+	// (schedule.Config.Pipeline). Used only with more than one worker.
 	Pipeline bool
 	// GroupBytes bounds a group's raw size. Default 1 MiB.
 	GroupBytes int64

@@ -254,28 +254,29 @@ func (g *workerGate) Ready() bool { return isClosed(g.e.turn) }
 
 // Executed: the group's body is applied and holds its row locks; with
 // Options.Pipeline, transactions after it may start now.
-func (g *workerGate) Executed() {
-	if !g.c.pipeline {
-		return
-	}
-	g.c.mu.Lock()
-	g.c.sched.Executed(&g.e.slot)
-	g.c.mu.Unlock()
-	select {
-	case g.c.wake <- struct{}{}:
-	default: // a wake-up is pending already
-	}
-}
+func (g *workerGate) Executed() { g.setExecuted(true) }
 
 // Unexecuted: the group was rolled back to be applied again; it no longer
 // holds its row locks.
-func (g *workerGate) Unexecuted() {
+func (g *workerGate) Unexecuted() { g.setExecuted(false) }
+
+func (g *workerGate) setExecuted(yes bool) {
 	if !g.c.pipeline {
 		return
 	}
 	g.c.mu.Lock()
-	g.c.sched.Unexecuted(&g.e.slot)
+	if yes {
+		g.c.sched.Executed(&g.e.slot)
+	} else {
+		g.c.sched.Unexecuted(&g.e.slot)
+	}
 	g.c.mu.Unlock()
+	if yes {
+		select {
+		case g.c.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+	}
 }
 
 func (g *workerGate) Aborted() bool {

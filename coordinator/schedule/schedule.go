@@ -142,20 +142,22 @@ func (s *Scheduler[T]) Add(sl *Slot[T], isDone bool) (retired []*Slot[T]) {
 // for them. It cannot commit before the slots ahead of it anyway, and one
 // full group costs one target commit where small ones cost many.
 func (s *Scheduler[T]) Next(more bool) *Slot[T] {
-	for s.next < len(s.window) && s.window[s.next].state != waiting {
-		s.next++
-	}
-	if s.next == len(s.window) {
-		return nil
-	}
-	lead := s.window[s.next]
-	if lead.Dep > s.low && !s.pipelinedReady(s.next) {
+	if !s.firstWaiting() || s.Blocked() {
 		return nil
 	}
 	if s.formGroup(s.next) && s.next > 0 && more {
 		return nil
 	}
-	return lead
+	return s.window[s.next]
+}
+
+// firstWaiting moves next to the first slot waiting to start, and reports
+// whether there is one.
+func (s *Scheduler[T]) firstWaiting() bool {
+	for s.next < len(s.window) && s.window[s.next].state != waiting {
+		s.next++
+	}
+	return s.next < len(s.window)
 }
 
 // Blocked reports whether the first slot waiting to start may not start yet
@@ -163,11 +165,12 @@ func (s *Scheduler[T]) Next(more bool) *Slot[T] {
 // conflicts"): transactions have been read, and what holds them back is a
 // commit (or, with Config.Pipeline, an execution) still to come.
 func (s *Scheduler[T]) Blocked() bool {
-	for s.next < len(s.window) && s.window[s.next].state != waiting {
-		s.next++
-	}
-	return s.next < len(s.window) && s.window[s.next].Dep > s.low && !s.pipelinedReady(s.next)
+	return s.firstWaiting() && s.window[s.next].Dep > s.low && !s.pipelinedReady(s.next)
 }
+
+// index is sl's place in the window: Seqs have no gaps, and the window
+// starts at Low+1.
+func (s *Scheduler[T]) index(sl *Slot[T]) int { return int(sl.Seq - s.low - 1) }
 
 // formGroup sets the group of the slot at window index i, which is ready: it,
 // then as many of the slots right after it as may run in the same target
@@ -229,12 +232,7 @@ func (s *Scheduler[T]) Unexecuted(lead *Slot[T]) {
 	for _, m := range lead.group {
 		m.executed = false
 	}
-	for i, x := range s.window {
-		if x == lead {
-			s.exec = min(s.exec, i)
-			break
-		}
-	}
+	s.exec = min(s.exec, s.index(lead))
 }
 
 func (s *Scheduler[T]) advanceExec() {
@@ -287,13 +285,8 @@ func (s *Scheduler[T]) Aborted(lead *Slot[T]) int {
 	lead.aborts++
 	lead.Dep = lead.Seq - 1
 	lead.Pipelined = false // once aborted, it waits for everything before it to commit
-	for i, x := range s.window {
-		if x == lead {
-			s.next = min(s.next, i)
-			s.exec = min(s.exec, i)
-			break
-		}
-	}
+	i := s.index(lead)
+	s.next, s.exec = min(s.next, i), min(s.exec, i)
 	return lead.aborts
 }
 
